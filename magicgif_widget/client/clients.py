@@ -1,0 +1,230 @@
+"""``AsyncClient`` and ``Client``: the vendor SDK's shape, with retries, deadlines and events."""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+
+from . import resources
+from .models import Event
+from .settings import PollPolicy, Settings, resolve
+from .sync import LoopThread, SyncResource, blocking, blocking_with_events
+from .transport import RetryPolicy, Transport
+
+
+def _describe(settings: Settings) -> str:
+    if settings.sandbox:
+        return "sandbox=True (offline emulator, no credits)"
+    auth = "token set" if settings.token is not None else "no token"
+    return f"base_url={settings.base_url!r}, {auth}"
+
+
+class AsyncClient:
+    """The async client. With no token and no ``base_url`` it runs on the offline sandbox.
+
+    The token comes from ``token=``, else MAGIC_HOUR_API_TOKEN, MAGIC_HOUR_API_KEY or API_TOKEN.
+    """
+
+    def __init__(
+        self,
+        *,
+        token: str | None = None,
+        base_url: str | None = None,
+        timeout: float | httpx.Timeout | None = 60,
+        sandbox: bool | None = None,
+        retry: RetryPolicy | None = None,
+        poll: PollPolicy | None = None,
+        max_download_bytes: int | None = None,
+        allow_insecure_http: bool = False,
+    ) -> None:
+        settings = resolve(
+            token=token,
+            base_url=base_url,
+            timeout=timeout,
+            sandbox=sandbox,
+            retry=retry,
+            poll=poll,
+            max_download_bytes=max_download_bytes,
+            allow_insecure_http=allow_insecure_http,
+        )
+        self._setup(settings)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AsyncClient:
+        """A client from settings already resolved (e.g. another client's ``settings``)."""
+        client = cls.__new__(cls)
+        client._setup(settings)
+        return client
+
+    def _setup(self, settings: Settings) -> None:
+        self.settings = settings
+        self._transport = Transport(settings)
+        self.v1 = resources.AsyncV1(self._transport)
+
+    @property
+    def sandbox(self) -> bool:
+        """True when requests go to the in-process emulator, not Magic Hour."""
+        return self.settings.sandbox
+
+    @property
+    def base_url(self) -> str:
+        return self.settings.base_url
+
+    async def close(self) -> None:
+        """Close the connection pools."""
+        await self._transport.aclose()
+
+    aclose = close
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def __repr__(self) -> str:
+        return f"<AsyncClient {_describe(self.settings)}>"
+
+
+# ---- the sync face -----------------------------------------------------------------------
+
+
+class ImageProjects(SyncResource):
+    """``client.v1.image_projects``."""
+
+    get = blocking(resources.AsyncImageProjects.get)
+    delete = blocking(resources.AsyncImageProjects.delete)
+
+
+class AiGifGenerator(SyncResource):
+    """``client.v1.ai_gif_generator``."""
+
+    create = blocking(resources.AsyncAiGifGenerator.create)
+    generate = blocking_with_events(resources.AsyncAiGifGenerator.generate)
+
+    def stream(self, **kwargs: Any) -> Iterator[Event]:
+        """``generate`` as an iterator of events, ending with ``Completed``; errors come last."""
+        inner: resources.AsyncAiGifGenerator = self._inner
+        inner._request(**_request_args(kwargs))  # check arguments here, before any request
+        return self._runner.iterate(lambda emit: inner.generate(on_event=emit, **kwargs))
+
+
+def _request_args(kwargs: dict[str, Any]) -> dict[str, Any]:
+    names = {
+        "style": None,
+        "name": None,
+        "output_format": None,
+        "wait_for_completion": True,
+        "download_outputs": True,
+        "download_directory": None,
+        "timeout": resources.DEFAULT_GENERATE_TIMEOUT,
+        "poll_interval": None,
+    }
+    unknown = set(kwargs) - set(names)
+    if unknown:
+        raise TypeError(f"stream() got unexpected arguments: {', '.join(sorted(unknown))}")
+    merged = {**names, **kwargs}
+    return {
+        "style": merged["style"],
+        "name": merged["name"],
+        "output_format": merged["output_format"],
+        "wait": merged["wait_for_completion"],
+        "download": merged["download_outputs"],
+        "directory": merged["download_directory"],
+        "timeout": merged["timeout"],
+        "poll_interval": merged["poll_interval"],
+    }
+
+
+class UploadUrls(SyncResource):
+    """``client.v1.files.upload_urls``."""
+
+    create = blocking(resources.AsyncUploadUrls.create)
+
+
+class Files(SyncResource):
+    """``client.v1.files``."""
+
+    upload_file = blocking(resources.AsyncFiles.upload_file)
+
+    def __init__(self, inner: resources.AsyncFiles, runner: LoopThread) -> None:
+        super().__init__(inner, runner)
+        self.upload_urls = UploadUrls(inner.upload_urls, runner)
+
+
+class Account(SyncResource):
+    """``client.v1.account``."""
+
+    get = blocking(resources.AsyncAccount.get)
+
+
+class V1:
+    """``client.v1``."""
+
+    def __init__(self, inner: resources.AsyncV1, runner: LoopThread) -> None:
+        self.image_projects = ImageProjects(inner.image_projects, runner)
+        self.ai_gif_generator = AiGifGenerator(inner.ai_gif_generator, runner)
+        self.files = Files(inner.files, runner)
+        self.account = Account(inner.account, runner)
+
+
+class Client:
+    """The sync client: the async core on a private loop thread, so it works in notebooks too.
+
+    Same arguments as ``AsyncClient``.
+    """
+
+    def __init__(
+        self,
+        *,
+        token: str | None = None,
+        base_url: str | None = None,
+        timeout: float | httpx.Timeout | None = 60,
+        sandbox: bool | None = None,
+        retry: RetryPolicy | None = None,
+        poll: PollPolicy | None = None,
+        max_download_bytes: int | None = None,
+        allow_insecure_http: bool = False,
+    ) -> None:
+        settings = resolve(
+            token=token,
+            base_url=base_url,
+            timeout=timeout,
+            sandbox=sandbox,
+            retry=retry,
+            poll=poll,
+            max_download_bytes=max_download_bytes,
+            allow_insecure_http=allow_insecure_http,
+        )
+        self.settings = settings
+        self._runner = LoopThread()
+        self._async = AsyncClient.from_settings(settings)
+        self.v1 = V1(self._async.v1, self._runner)
+        self._finalizer = weakref.finalize(self, self._runner.stop)
+
+    @property
+    def sandbox(self) -> bool:
+        """True when requests go to the in-process emulator, not Magic Hour."""
+        return self.settings.sandbox
+
+    @property
+    def base_url(self) -> str:
+        return self.settings.base_url
+
+    def close(self) -> None:
+        """Close the connection pools and stop the helper thread (idempotent)."""
+        if self._runner.alive:
+            self._runner.run(self._async.close())
+        self._finalizer()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Client {_describe(self.settings)}>"

@@ -1,0 +1,227 @@
+"""Streamed, atomic, collision-free downloads of a project's outputs."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import re
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path, PurePosixPath
+from urllib.parse import urlsplit
+
+import httpx
+
+from .errors import DownloadError
+from .models import Download, DownloadProgress, Event, ImageProject, Retrying
+from .transport import Transport, parse_retry_after
+
+log = logging.getLogger("magicgif_widget")
+
+CHUNK = 64 * 1024
+PROGRESS_EVERY = 0.1  # seconds between DownloadProgress events for one file
+_SAFE = re.compile(r"[^A-Za-z0-9_-]+")
+_MEDIA_EXT = {"image/gif": "gif", "video/mp4": "mp4", "video/webm": "webm", "image/png": "png"}
+
+Emit = Callable[[Event], None]
+Refresh = Callable[[], Awaitable[ImageProject]]
+
+
+class _Retry(Exception):
+    """A transient failure of one try; the loop waits and tries again."""
+
+    def __init__(self, reason: str, retry_after: float | None = None, expired: bool = False):
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+        self.expired = expired
+
+
+def safe_stem(project_id: str) -> str:
+    """A file-name stem from a project id that cannot leave the directory or hide itself."""
+    stem = _SAFE.sub("_", project_id).strip("_-")[:80]
+    return stem or "output"
+
+
+def file_extension(url: str, content_type: str | None, fallback: str) -> str:
+    """The extension from the URL path (letters and digits, at most 5), else the media type."""
+    suffix = PurePosixPath(urlsplit(url).path).suffix.lstrip(".").lower()
+    if suffix.isalnum() and suffix.isascii() and len(suffix) <= 5:
+        return suffix
+    media = (content_type or "").split(";")[0].strip().lower()
+    return _MEDIA_EXT.get(media, fallback)
+
+
+def place(temp: Path, directory: Path, stem: str, ext: str) -> Path:
+    """Move ``temp`` to ``stem.ext`` (or ``stem-2.ext``, ...) without ever replacing a file."""
+    for n in range(1, 10_000):
+        target = directory / (f"{stem}.{ext}" if n == 1 else f"{stem}-{n}.{ext}")
+        try:
+            os.link(temp, target)
+        except FileExistsError:
+            continue
+        except OSError:  # no hard links here: reserve the name, then replace the empty file
+            try:
+                fd = os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                continue
+            os.close(fd)
+            os.replace(temp, target)
+            return target
+        temp.unlink()
+        return target
+    raise DownloadError(f"no free file name for {stem}.{ext} in {directory}")
+
+
+async def download_all(
+    transport: Transport,
+    project: ImageProject,
+    directory: Path,
+    emit: Emit,
+    refresh: Refresh,
+    fallback_ext: str = "gif",
+) -> list[str]:
+    """Download every output of ``project`` into ``directory``; paths in output order."""
+    if not project.downloads:
+        raise DownloadError("the project is complete but lists no downloads", project_id=project.id)
+    directory.mkdir(parents=True, exist_ok=True)
+    stem = safe_stem(project.id)
+    paths: list[str] = []
+    for index in range(len(project.downloads)):
+        name = stem if index == 0 else f"{stem}_{index + 1}"
+        path = await _download_one(
+            transport, project, index, directory, name, emit, refresh, fallback_ext
+        )
+        paths.append(str(path))
+    return paths
+
+
+async def _download_one(
+    transport: Transport,
+    project: ImageProject,
+    index: int,
+    directory: Path,
+    stem: str,
+    emit: Emit,
+    refresh: Refresh,
+    fallback_ext: str,
+) -> Path:
+    policy = transport.settings.retry
+    item: Download = project.downloads[index]
+    refreshes = 0
+    attempt = 0
+    while True:
+        attempt += 1
+        if item.expired and refreshes < 2:
+            item, refreshes = await _refreshed(refresh, index, project.id), refreshes + 1
+        try:
+            return await _fetch(
+                transport, project.id, index, item.url, directory, stem, emit, fallback_ext
+            )
+        except _Retry as failure:
+            if failure.expired and refreshes < 2:
+                log.info(
+                    "download %d of %s: signed URL expired; re-reading the project",
+                    index,
+                    project.id,
+                )
+                item, refreshes = await _refreshed(refresh, index, project.id), refreshes + 1
+                attempt -= 1
+                continue
+            if failure.expired or attempt >= policy.attempts:
+                raise DownloadError(
+                    f"download failed: {failure.reason} after {attempt} tries",
+                    project_id=project.id,
+                ) from None
+            delay = policy.delay(attempt, failure.retry_after)
+            emit(Retrying(project.id, "download", failure.reason, attempt, delay))
+            await asyncio.sleep(delay)
+
+
+async def _refreshed(refresh: Refresh, index: int, project_id: str) -> Download:
+    fresh = await refresh()
+    if len(fresh.downloads) <= index:
+        raise DownloadError("the project no longer lists this output", project_id=project_id)
+    return fresh.downloads[index]
+
+
+async def _fetch(
+    transport: Transport,
+    project_id: str,
+    index: int,
+    url: str,
+    directory: Path,
+    stem: str,
+    emit: Emit,
+    fallback_ext: str,
+) -> Path:
+    """One try: stream ``url`` into a temporary file, check it, and move it into place."""
+    if not transport.settings.url_allowed(url):
+        scheme = urlsplit(url).scheme or "no scheme"
+        raise DownloadError(f"refusing to download from a {scheme!r} URL", project_id=project_id)
+    cap = transport.settings.max_download_bytes
+    temp = directory / f".{stem}.{secrets.token_hex(4)}.part"
+    fd = os.open(temp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)  # the umask applies
+    try:
+        with os.fdopen(fd, "wb") as out:
+            async with transport.files.stream("GET", url) as response:
+                total = _check_response(response, cap, project_id)
+                received, last = 0, 0.0
+                async for chunk in response.aiter_bytes(CHUNK):
+                    received += len(chunk)
+                    if received > cap:
+                        raise DownloadError(
+                            f"output exceeds the {cap}-byte limit", project_id=project_id
+                        )
+                    out.write(chunk)
+                    now = time.monotonic()
+                    if now - last >= PROGRESS_EVERY:
+                        last = now
+                        emit(DownloadProgress(project_id, index, received, total))
+                ext = file_extension(
+                    str(response.url), response.headers.get("content-type"), fallback_ext
+                )
+            wire = response.num_bytes_downloaded
+            if total is not None and wire != total:
+                raise _Retry(f"truncated: {wire} of {total} bytes")
+            if received == 0:
+                raise _Retry("empty body")
+            out.flush()
+            os.fsync(out.fileno())
+        emit(
+            DownloadProgress(project_id, index, received, total if total is not None else received)
+        )
+        return place(temp, directory, stem, ext)
+    except httpx.TransportError as exc:
+        raise _Retry(transport.redact(f"{type(exc).__name__}: {exc}"[:200])) from None
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            temp.unlink()
+
+
+def _check_response(response: httpx.Response, cap: int, project_id: str) -> int | None:
+    """The declared length of a good response; raises for bad ones (``_Retry`` if transient)."""
+    status = response.status_code
+    if status == 403:
+        raise _Retry("HTTP 403 (signed URL expired)", expired=True)
+    if status == 429 or status >= 500:
+        raise _Retry(f"HTTP {status}", parse_retry_after(response.headers.get("retry-after")))
+    if status >= 300:
+        raise DownloadError(
+            f"download failed: HTTP {status}", status_code=status, project_id=project_id
+        )
+    length = response.headers.get("content-length")
+    if length is None:
+        return None
+    try:
+        total = int(length)
+    except ValueError:
+        raise DownloadError(f"bad Content-Length {length[:40]!r}", project_id=project_id) from None
+    if total > cap:
+        raise DownloadError(
+            f"output is {total} bytes, over the {cap}-byte limit", project_id=project_id
+        )
+    return total

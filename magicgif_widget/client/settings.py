@@ -1,0 +1,215 @@
+"""Client settings: where requests go, the token (kept secret), timeouts, retry and polling."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import warnings
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from .errors import ValidationError
+
+if TYPE_CHECKING:
+    from .transport import RetryPolicy
+
+DEFAULT_BASE_URL = "https://api.magichour.ai"
+SANDBOX_BASE_URL = "http://sandbox.magicgif.invalid"
+TOKEN_ENV_VARS = ("MAGIC_HOUR_API_TOKEN", "MAGIC_HOUR_API_KEY", "API_TOKEN")
+USER_AGENT = "magicgif-widget/0.1"
+
+
+class SandboxWarning(UserWarning):
+    """Shown once per process when a client runs on the offline sandbox."""
+
+
+class Secret:
+    """A token that never shows itself in a repr, str or f-string."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def redact(self, text: str) -> str:
+        return text.replace(self._value, "***") if self._value else text
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> Any:
+        raise TypeError("a Secret cannot be pickled")
+
+
+@dataclass(frozen=True)
+class PollPolicy:
+    """Poll every ``interval`` s; after ``backoff_after`` s, grow by ``backoff`` up to a cap.
+
+    Each wait is measured from the previous request's start.
+    """
+
+    interval: float = 0.5
+    backoff: float = 1.5
+    backoff_after: float = 10.0
+    max_interval: float = 5.0
+
+    def next_interval(self, current: float, elapsed: float) -> float:
+        if elapsed < self.backoff_after:
+            return self.interval
+        return min(self.max_interval, max(current, self.interval) * self.backoff)
+
+    @classmethod
+    def from_env(cls) -> PollPolicy:
+        """The default; ``MAGIC_HOUR_POLL_INTERVAL`` (the vendor's variable) sets the interval."""
+        raw = os.environ.get("MAGIC_HOUR_POLL_INTERVAL")
+        try:
+            value = float(raw) if raw else 0.0
+        except ValueError:
+            value = 0.0
+        return cls(interval=value) if value > 0 else cls()
+
+
+def _default_retry() -> RetryPolicy:
+    from .transport import RetryPolicy
+
+    return RetryPolicy()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything needed to build a transport; shared by the sync and async clients."""
+
+    base_url: str
+    token: Secret | None
+    sandbox: bool
+    timeout: httpx.Timeout
+    retry: RetryPolicy = field(default_factory=_default_retry)
+    poll: PollPolicy = field(default_factory=PollPolicy.from_env)
+    max_download_bytes: int = 2 * 1024**3
+    allow_insecure_http: bool = False
+    user_agent: str = USER_AGENT
+
+    def make_transport(self) -> httpx.AsyncBaseTransport | None:
+        """The in-process emulator's transport for the sandbox; None (real network) otherwise."""
+        if not self.sandbox:
+            return None
+        from ..emulator.sandbox import sandbox_transport
+
+        return sandbox_transport()
+
+    def url_allowed(self, url: str) -> bool:
+        """True for https, and for http on loopback, on the sandbox, or when opted in."""
+        parts = urlsplit(url)
+        if parts.scheme == "https":
+            return bool(parts.hostname)
+        if parts.scheme != "http" or not parts.hostname:
+            return False
+        return self.sandbox or self.allow_insecure_http or is_loopback(parts.hostname)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def find_token(token: str | None) -> str | None:
+    """The token argument, else MAGIC_HOUR_API_TOKEN, MAGIC_HOUR_API_KEY or API_TOKEN."""
+    if token is not None and not isinstance(token, str):
+        raise ValidationError("token", f"must be a string, got {type(token).__name__}")
+    if token and token.strip():
+        return token.strip()
+    for name in TOKEN_ENV_VARS:
+        value = os.environ.get(name, "").strip()
+        if value:
+            return value
+    return None
+
+
+_warned = False
+
+
+def resolve(
+    *,
+    token: str | None,
+    base_url: str | None,
+    timeout: float | httpx.Timeout | None,
+    sandbox: bool | None,
+    retry: RetryPolicy | None,
+    poll: PollPolicy | None,
+    max_download_bytes: int | None,
+    allow_insecure_http: bool,
+) -> Settings:
+    """Settings from constructor arguments and the environment; warns once on the sandbox."""
+    global _warned
+    secret = find_token(token)
+    if sandbox is None:
+        sandbox = secret is None and base_url is None
+    if sandbox and base_url is not None:
+        raise ValidationError("base_url", "cannot be combined with sandbox=True")
+    url = SANDBOX_BASE_URL if sandbox else (base_url or DEFAULT_BASE_URL)
+    if not sandbox:
+        _check_base_url(url, allow_insecure_http)
+    if sandbox and not _warned:
+        _warned = True
+        warnings.warn(
+            "magicgif-widget is running on its offline SANDBOX: animations are drawn locally, "
+            "no credits are used and no AI is involved. To use the real Magic Hour API, set "
+            "MAGIC_HOUR_API_TOKEN in the environment or pass Client(token=...).",
+            SandboxWarning,
+            stacklevel=3,
+        )
+    settings = Settings(
+        base_url=url.rstrip("/"),
+        token=Secret(secret) if secret and not sandbox else None,
+        sandbox=sandbox,
+        timeout=timeout if isinstance(timeout, httpx.Timeout) else _timeout(timeout),
+        allow_insecure_http=allow_insecure_http,
+    )
+    changes: dict[str, Any] = {}
+    if retry is not None:
+        changes["retry"] = retry
+    if poll is not None:
+        changes["poll"] = poll
+    if max_download_bytes is not None:
+        if max_download_bytes <= 0:
+            raise ValidationError("max_download_bytes", "must be positive")
+        changes["max_download_bytes"] = max_download_bytes
+    if changes:
+        from dataclasses import replace
+
+        settings = replace(settings, **changes)
+    return settings
+
+
+def _timeout(seconds: float | None) -> httpx.Timeout:
+    if seconds is None:
+        return httpx.Timeout(None, connect=30.0)
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds <= 0:
+        raise ValidationError("timeout", f"must be a positive number of seconds, got {seconds!r}")
+    return httpx.Timeout(float(seconds), connect=min(float(seconds), 30.0))
+
+
+def _check_base_url(url: str, allow_insecure_http: bool) -> None:
+    if not isinstance(url, str):
+        raise ValidationError("base_url", f"must be a string, got {type(url).__name__}")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValidationError("base_url", f"must be an http(s) URL with a host, got {url!r}")
+    if parts.scheme == "http" and not allow_insecure_http and not is_loopback(parts.hostname):
+        raise ValidationError(
+            "base_url",
+            f"plain http to {parts.hostname!r} would send the token unencrypted; use https, "
+            "or pass allow_insecure_http=True",
+        )

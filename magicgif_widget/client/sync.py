@@ -1,0 +1,181 @@
+"""The synchronous face: the async core runs on a private event loop in a helper thread.
+
+That works in plain scripts and inside a notebook cell (whose thread already runs a loop)
+without patching any loop. Progress callbacks run in the caller's thread; Ctrl-C cancels
+the work promptly and raises ``GenerationInterrupted`` carrying the project id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import functools
+import logging
+import queue
+import threading
+from collections.abc import Callable, Coroutine, Iterator
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+from .errors import GenerationInterrupted
+from .models import Created, Event
+
+log = logging.getLogger("magicgif_widget")
+
+P = ParamSpec("P")
+R = TypeVar("R")
+TICK = 0.05  # seconds between checks for events and Ctrl-C
+CANCEL_GRACE = 5.0  # seconds to let canceled work finish (it may be learning a job's id)
+
+Factory = Callable[[Callable[[Event], None]], Coroutine[Any, Any, R]]
+
+
+class LoopThread:
+    """A daemon thread running one event loop; coroutines are submitted to it and awaited."""
+
+    def __init__(self, name: str = "magicgif-loop") -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._main, name=name, daemon=True)
+        self._thread.start()
+
+    def _main(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        try:
+            self.loop.run_forever()
+        finally:
+            self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+            self.loop.close()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive() and not self.loop.is_closed()
+
+    def run(self, coro: Coroutine[Any, Any, R]) -> R:
+        """Run ``coro`` on the loop and wait for it; Ctrl-C cancels it."""
+        return self.run_events(lambda _emit: coro, None)
+
+    def run_events(self, factory: Factory[R], on_event: Callable[[Event], None] | None) -> R:
+        """Run ``factory(emit)`` on the loop; events reach ``on_event`` in this thread."""
+        events: queue.SimpleQueue[Event] = queue.SimpleQueue()
+        box: dict[str, str] = {}
+        future = self._submit(factory, events, box)
+        try:
+            while True:
+                _drain(events, on_event)
+                done, _ = concurrent.futures.wait([future], timeout=TICK)
+                if done:
+                    _drain(events, on_event)
+                    return future.result()
+        except KeyboardInterrupt:
+            future.cancel()
+            concurrent.futures.wait([future], timeout=CANCEL_GRACE)
+            raise GenerationInterrupted(box.get("project_id")) from None
+
+    def iterate(self, factory: Factory[Any]) -> Iterator[Event]:
+        """Run ``factory(emit)`` on the loop and yield its events here; its error comes last."""
+        events: queue.SimpleQueue[Event] = queue.SimpleQueue()
+        box: dict[str, str] = {}
+        future = self._submit(factory, events, box)
+        try:
+            while True:
+                try:
+                    yield events.get(timeout=TICK)
+                    continue
+                except queue.Empty:
+                    pass
+                if future.done() and events.empty():
+                    future.result()
+                    return
+        except KeyboardInterrupt:
+            future.cancel()
+            concurrent.futures.wait([future], timeout=CANCEL_GRACE)
+            raise GenerationInterrupted(box.get("project_id")) from None
+        finally:
+            if not future.done():
+                future.cancel()
+
+    def _submit(
+        self, factory: Factory[R], events: queue.SimpleQueue[Event], box: dict[str, str]
+    ) -> concurrent.futures.Future[R]:
+        if threading.current_thread() is self._thread:
+            raise RuntimeError("a sync Client call cannot be made from its own progress callback")
+        if not self.alive:
+            raise RuntimeError("this Client is closed")
+
+        def emit(event: Event) -> None:
+            if isinstance(event, Created):
+                box["project_id"] = event.project_id
+            events.put(event)
+
+        async def main() -> R:
+            return await factory(emit)
+
+        return asyncio.run_coroutine_threadsafe(main(), self.loop)
+
+    def stop(self) -> None:
+        """Cancel what still runs, stop the loop and join the thread (idempotent)."""
+        if self.loop.is_closed():
+            return
+
+        async def shutdown() -> None:
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            asyncio.get_running_loop().stop()
+
+        try:
+            asyncio.run_coroutine_threadsafe(shutdown(), self.loop)
+        except RuntimeError:  # the loop closed meanwhile
+            return
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout=5)
+
+
+def _drain(events: queue.SimpleQueue[Event], on_event: Callable[[Event], None] | None) -> None:
+    while True:
+        try:
+            event = events.get_nowait()
+        except queue.Empty:
+            return
+        if on_event is None:
+            continue
+        try:
+            on_event(event)
+        except Exception:  # a broken progress callback must not lose the job
+            log.exception("progress callback failed on %s event; ignored", event.kind)
+
+
+class SyncResource:
+    """A sync view of one async resource: ``_inner`` runs on ``_runner``'s loop."""
+
+    def __init__(self, inner: Any, runner: LoopThread) -> None:
+        self._inner = inner
+        self._runner = runner
+
+
+def blocking(
+    method: Callable[Concatenate[Any, P], Coroutine[Any, Any, R]],
+) -> Callable[Concatenate[SyncResource, P], R]:
+    """The sync twin of an async resource method (same signature and docstring)."""
+
+    @functools.wraps(method)
+    def call(self: SyncResource, *args: P.args, **kwargs: P.kwargs) -> R:
+        return self._runner.run(method(self._inner, *args, **kwargs))
+
+    return call
+
+
+def blocking_with_events(
+    method: Callable[Concatenate[Any, P], Coroutine[Any, Any, R]],
+) -> Callable[Concatenate[SyncResource, P], R]:
+    """Like ``blocking``, with the ``on_event`` callback run in the caller's thread."""
+
+    @functools.wraps(method)
+    def call(self: SyncResource, *args: P.args, **kwargs: P.kwargs) -> R:
+        on_event = kwargs.pop("on_event", None)
+        return self._runner.run_events(
+            lambda emit: method(self._inner, *args, on_event=emit, **kwargs),
+            on_event,  # type: ignore[arg-type]
+        )
+
+    return call

@@ -1,0 +1,413 @@
+"""The emulator: Magic Hour's contract as an ASGI app, plus ``/emulator/*`` test hooks."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from . import render
+from .faults import Fault, FaultError, Faults
+from .jobs import CREDITS_PER_GIF, JobStore, iso
+
+PROMPT_MAX = 500
+MAX_UPLOAD_BYTES = 64 * 1024 * 1024
+BODY_CHUNK = 64 * 1024
+URL_TTL = 7 * 24 * 3600.0
+log = logging.getLogger("magicgif_widget.emulator")
+
+
+class EmulatedReset(ConnectionError):
+    """Raised to drop the connection mid-answer (a connection reset, as the client sees it)."""
+
+
+def error(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse({"code": code, "message": message}, status, headers=headers)
+
+
+@functools.lru_cache(maxsize=64)
+def _rendered(prompt: str, output_format: str) -> bytes:
+    return render.render(prompt, output_format)
+
+
+class Emulator:
+    """State and behaviour behind the routes; ``app`` is the ASGI application."""
+
+    def __init__(
+        self,
+        *,
+        render_seconds: float = 2.0,
+        token: str | None = None,
+        output_file: str | Path | None = None,
+        credits: int = 1_000_000,
+        url_ttl: float = URL_TTL,
+        sandbox: bool = False,
+    ) -> None:
+        self.store = JobStore(render_seconds, credits)
+        self.faults = Faults()
+        self.token = token
+        self.output_file = Path(output_file) if output_file else None
+        self.url_ttl = url_ttl
+        self.sandbox = sandbox
+        self._secret = secrets.token_bytes(16)
+        self._starlette = Starlette(
+            routes=self._routes(), exception_handlers={HTTPException: self._http_error}
+        )
+
+    async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The ASGI app: the routes, with resets turned into dropped connections."""
+        started = False
+
+        async def tracked(message: dict[str, Any]) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self._starlette(scope, receive, tracked)
+        except EmulatedReset:
+            if not started:  # headers promise a body that never comes: the peer sees a drop
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 200,
+                        "headers": [(b"content-length", b"4096")],
+                    }
+                )
+            raise
+        except Exception:
+            if started or scope["type"] != "http":
+                raise
+            log.exception("emulator crashed on %s %s", scope.get("method"), scope.get("path"))
+            await error(500, "internal_server_error", "the emulator failed; see its log")(
+                scope, receive, send
+            )
+
+    # -- plumbing ----------------------------------------------------------------------
+
+    def _routes(self) -> list[Route]:
+        return [
+            Route("/v1/ai-gif-generator", self.create, methods=["POST"]),
+            Route("/v1/image-projects/{id}", self.get_project, methods=["GET"]),
+            Route("/v1/image-projects/{id}", self.delete_project, methods=["DELETE"]),
+            Route("/v1/files/upload-urls", self.upload_urls, methods=["POST"]),
+            Route("/v1/account", self.account, methods=["GET"]),
+            Route("/emulator/files/{id}/{filename}", _Raw(self.download), methods=["GET"]),
+            Route("/emulator/uploads/{key}/{filename}", self.upload, methods=["PUT"]),
+            Route("/emulator/stats", self.stats, methods=["GET"]),
+            Route("/emulator/reset", self.reset, methods=["POST"]),
+            Route("/emulator/faults", self.add_fault, methods=["POST"]),
+            Route("/emulator/faults", self.list_faults, methods=["GET"]),
+            Route("/emulator/health", self.health, methods=["GET"]),
+        ]
+
+    async def _http_error(self, request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        if exc.status_code == 404:
+            return error(404, "not_found", f"no route for {request.method} {request.url.path}")
+        if exc.status_code == 405:
+            return error(404, "not_found", f"no route for {request.method} {request.url.path}")
+        return error(exc.status_code, "invalid_request", str(exc.detail))
+
+    def _authorized(self, request: Request) -> bool:
+        if self.token is None:
+            return True
+        given = request.headers.get("authorization", "")
+        return hmac.compare_digest(given.encode(), f"Bearer {self.token}".encode())
+
+    async def _enter(self, request: Request, route: str) -> Response | None:
+        """Count the request, check auth and apply request faults; a response ends it early."""
+        self.store.saw(route)
+        if route not in ("download", "upload") and not self._authorized(request):
+            return error(401, "unauthorized", "provide a valid API key in the Authorization header")
+        rule = self.faults.take(route)
+        if rule is None:
+            return None
+        if rule.status is not None:
+            headers = (
+                {"retry-after": f"{rule.retry_after:g}"} if rule.retry_after is not None else None
+            )
+            code = "rate_limited" if rule.status == 429 else "injected_fault"
+            return error(rule.status, code, f"fault injected on {route}", headers)
+        if rule.kind == "delay":
+            await asyncio.sleep(rule.seconds)
+            return None
+        request.state.fault = rule
+        return None
+
+    def _sign(self, path: str, expires: int) -> str:
+        return hmac.new(self._secret, f"{path}|{expires}".encode(), hashlib.sha256).hexdigest()[:32]
+
+    def _signed_url(self, request: Request, path: str) -> tuple[str, str]:
+        expires = int(time.time() + self.url_ttl)
+        base = str(request.base_url).rstrip("/")
+        when = datetime.fromtimestamp(expires, timezone.utc)
+        return f"{base}{path}?expires={expires}&sig={self._sign(path, expires)}", iso(when)
+
+    def _signature_ok(self, request: Request) -> bool:
+        try:
+            expires = int(request.query_params.get("expires", ""))
+        except ValueError:
+            return False
+        sig = request.query_params.get("sig", "")
+        good = hmac.compare_digest(sig, self._sign(request.url.path, expires))
+        return good and expires > time.time()
+
+    # -- the contract --------------------------------------------------------------------
+
+    async def create(self, request: Request) -> Response:
+        early = await self._enter(request, "create")
+        if early is not None:
+            return early
+        rule: Fault | None = getattr(request.state, "fault", None)
+        try:
+            body = json.loads(await request.body())
+        except ValueError:
+            return error(400, "invalid_request", "the body is not valid JSON")
+        problem = _check_create(body)
+        if problem:
+            return error(422, "unprocessable_entity", problem)
+        planned = self.faults.take("create", outcome=True)
+        fmt = body.get("output_format") or "gif"
+        name = body.get("name") or f"Ai Gif - {iso(datetime.now(timezone.utc))}"
+        job = self.store.create(
+            body["style"]["prompt"],
+            name,
+            fmt,
+            planned.outcome if planned and planned.outcome else "complete",
+        )
+        if job is None:
+            return error(
+                402,
+                "insufficient_credits",
+                f"a GIF costs {CREDITS_PER_GIF} credits; the balance is too low",
+            )
+        if rule is not None and rule.kind == "reset":
+            raise EmulatedReset("create answered by a reset (the job exists)")
+        return JSONResponse(
+            {"id": job.id, "credits_charged": CREDITS_PER_GIF, "frame_cost": CREDITS_PER_GIF}
+        )
+
+    async def get_project(self, request: Request) -> Response:
+        early = await self._enter(request, "poll")
+        if early is not None:
+            return early
+        if getattr(request.state, "fault", None) is not None:
+            raise EmulatedReset("poll answered by a reset")
+        job = self.store.get(request.path_params["id"])
+        if job is None:
+            return error(404, "not_found", "no project with this id")
+        self.store.count("polls")
+        downloads = []
+        now = time.monotonic()
+        if job.status(now) == "complete":
+            url, expires_at = self._signed_url(
+                request, f"/emulator/files/{job.id}/output.{job.output_format}"
+            )
+            downloads.append({"url": url, "expires_at": expires_at})
+        return JSONResponse(job.to_json(now, downloads))
+
+    async def delete_project(self, request: Request) -> Response:
+        early = await self._enter(request, "delete")
+        if early is not None:
+            return early
+        if getattr(request.state, "fault", None) is not None:
+            raise EmulatedReset("delete answered by a reset")
+        job = self.store.get(request.path_params["id"])
+        if job is None or not job.enabled:
+            return error(404, "not_found", "no project with this id")
+        job.enabled = False
+        self.store.count("deletes")
+        return Response(status_code=204)
+
+    async def upload_urls(self, request: Request) -> Response:
+        early = await self._enter(request, "upload-urls")
+        if early is not None:
+            return early
+        try:
+            body = json.loads(await request.body())
+            items = body["items"]
+            assert isinstance(items, list) and items
+            specs = [(str(i["extension"]).lower(), i["type"]) for i in items]
+            assert all(t in ("image", "video", "audio") and e.isalnum() for e, t in specs)
+        except (ValueError, KeyError, TypeError, AssertionError):
+            return error(
+                422, "unprocessable_entity", "items must be a non-empty list of {extension, type}"
+            )
+        out = []
+        for ext, _kind in specs:
+            key = secrets.token_hex(8)
+            url, expires_at = self._signed_url(request, f"/emulator/uploads/{key}/file.{ext}")
+            out.append(
+                {
+                    "upload_url": url,
+                    "file_path": f"api-assets/{key}/file.{ext}",
+                    "expires_at": expires_at,
+                }
+            )
+        return JSONResponse({"items": out})
+
+    async def upload(self, request: Request) -> Response:
+        early = await self._enter(request, "upload")
+        if early is not None:
+            return early
+        if getattr(request.state, "fault", None) is not None:
+            raise EmulatedReset("upload answered by a reset")
+        if not self._signature_ok(request):
+            return error(403, "forbidden", "the signed URL is invalid or expired")
+        size = 0
+        parts = []
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_UPLOAD_BYTES:
+                return error(413, "payload_too_large", f"uploads are capped at {MAX_UPLOAD_BYTES}")
+            parts.append(chunk)
+        key = f"api-assets/{request.path_params['key']}/{request.path_params['filename']}"
+        with self.store.lock:
+            self.store.uploads[key] = b"".join(parts)
+        self.store.count("uploads")
+        return Response(status_code=200)
+
+    async def account(self, request: Request) -> Response:
+        early = await self._enter(request, "account")
+        if early is not None:
+            return early
+        return JSONResponse(
+            {
+                "id": "sandbox-account" if self.sandbox else "emulator-account",
+                "email": None,
+                "tier": "free",
+                "credits": self.store.credits(time.monotonic()),
+                "subscription": None,
+            }
+        )
+
+    async def download(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        early = await self._enter(request, "download")
+        if early is None:
+            early = self._check_download(request)
+        if early is not None:
+            await early(scope, receive, send)
+            return
+        job = self.store.get(request.path_params["id"])
+        assert job is not None
+        rule: Fault | None = getattr(request.state, "fault", None)
+        data = await self._output(job.prompt, job.output_format)
+        headers = [
+            (b"content-type", render.MEDIA_TYPES[job.output_format].encode()),
+            (b"content-length", str(len(data)).encode()),
+            (b"cache-control", b"private, max-age=3600"),
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        if rule is not None and rule.kind == "reset":
+            raise EmulatedReset("download reset mid-body")
+        half = len(data) // 2
+        if rule is not None and rule.kind in ("truncate", "stall"):
+            await send({"type": "http.response.body", "body": data[:half], "more_body": True})
+            if rule.kind == "truncate":
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+                return
+            await asyncio.sleep(rule.seconds)
+            data = data[half:]
+        self.store.count("downloads")
+        for start in range(0, len(data), BODY_CHUNK):
+            await send(
+                {
+                    "type": "http.response.body",
+                    "body": data[start : start + BODY_CHUNK],
+                    "more_body": True,
+                }
+            )
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    def _check_download(self, request: Request) -> Response | None:
+        rule: Fault | None = getattr(request.state, "fault", None)
+        if rule is not None and rule.kind == "expire":
+            return error(403, "forbidden", "the signed URL has expired")
+        if not self._signature_ok(request):
+            return error(403, "forbidden", "the signed URL is invalid or expired")
+        job = self.store.get(request.path_params["id"])
+        if job is None or not job.enabled or job.status(time.monotonic()) != "complete":
+            return error(404, "not_found", "no such output")
+        return None
+
+    async def _output(self, prompt: str, output_format: str) -> bytes:
+        if self.output_file is not None:
+            return await asyncio.to_thread(self.output_file.read_bytes)
+        return await asyncio.to_thread(_rendered, prompt, output_format)
+
+    # -- test hooks ----------------------------------------------------------------------
+
+    async def stats(self, request: Request) -> Response:
+        data = self.store.stats()
+        data["faults_applied"] = self.faults.applied
+        data["credits"] = self.store.credits(time.monotonic())
+        return JSONResponse(data)
+
+    async def reset(self, request: Request) -> Response:
+        self.store.reset()
+        self.faults.clear()
+        return JSONResponse({"ok": True})
+
+    async def add_fault(self, request: Request) -> Response:
+        try:
+            rule = Fault.parse(json.loads(await request.body()))
+        except (ValueError, FaultError) as exc:
+            return error(400, "invalid_request", f"bad fault rule: {exc}")
+        self.faults.add(rule)
+        return JSONResponse({"ok": True, "faults": self.faults.list()})
+
+    async def list_faults(self, request: Request) -> Response:
+        return JSONResponse({"faults": self.faults.list()})
+
+    async def health(self, request: Request) -> Response:
+        return JSONResponse(
+            {"ok": True, "sandbox": self.sandbox, "render_seconds": self.store.render_seconds}
+        )
+
+
+class _Raw:
+    """Marks a raw ASGI endpoint for Starlette's Route (it streams its own body)."""
+
+    def __init__(self, endpoint: Any) -> None:
+        self.endpoint = endpoint
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.endpoint(scope, receive, send)
+
+
+def _check_create(body: Any) -> str | None:
+    """Why a create body breaks the contract, or None."""
+    if not isinstance(body, dict):
+        return "the body must be a JSON object"
+    style = body.get("style")
+    if not isinstance(style, dict):
+        return "style is required and must be an object"
+    prompt = style.get("prompt")
+    if not isinstance(prompt, str) or not 1 <= len(prompt) <= PROMPT_MAX:
+        return f"style.prompt must be a string of 1 to {PROMPT_MAX} characters"
+    name = body.get("name")
+    if name is not None and not isinstance(name, str):
+        return "name must be a string"
+    fmt = body.get("output_format")
+    if fmt is not None and fmt not in render.FORMATS:
+        return "output_format must be one of gif, mp4, webm"
+    return None

@@ -1,0 +1,137 @@
+"""Emulated jobs: status is a pure function of elapsed time and the job's planned outcome."""
+
+from __future__ import annotations
+
+import secrets
+import string
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+CREDITS_PER_GIF = 50
+QUEUED_FRACTION = 0.2  # the first fifth of the render time reads "queued"
+OUTCOMES = ("complete", "error", "canceled", "never")
+_ALPHABET = string.ascii_lowercase + string.digits
+
+
+def new_id() -> str:
+    """A cuid-like project id."""
+    return "cm" + "".join(secrets.choice(_ALPHABET) for _ in range(23))
+
+
+def iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+@dataclass
+class Job:
+    """One project; what a GET shows depends only on ``now`` and the fields here."""
+
+    id: str
+    prompt: str
+    name: str
+    output_format: str
+    render_seconds: float
+    outcome: str = "complete"
+    created_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    started: float = field(default_factory=time.monotonic)
+    enabled: bool = True
+
+    def status(self, now: float) -> str:
+        elapsed = now - self.started
+        if elapsed < self.render_seconds * QUEUED_FRACTION:
+            return "queued"
+        if elapsed < self.render_seconds or self.outcome == "never":
+            return "rendering"
+        return self.outcome
+
+    def charged(self, now: float) -> int:
+        """Credits kept for this job: refunded once it has failed."""
+        return 0 if self.status(now) == "error" else CREDITS_PER_GIF
+
+    def to_json(self, now: float, downloads: list[dict[str, str]]) -> dict[str, Any]:
+        status = self.status(now)
+        done = status == "complete" and self.enabled
+        return {
+            "id": self.id,
+            "name": self.name,
+            "status": status,
+            "type": "AI_GIF",
+            "created_at": iso(self.created_at),
+            "enabled": self.enabled,
+            "image_count": 1 if done else 0,
+            "credits_charged": self.charged(now),
+            "total_frame_cost": self.charged(now),
+            "downloads": downloads if done else [],
+            "error": (
+                {"code": "render_failed", "message": "The sandbox was told to fail this job."}
+                if status == "error"
+                else None
+            ),
+        }
+
+
+@dataclass
+class Counts:
+    creates: int = 0
+    polls: int = 0
+    downloads: int = 0
+    deletes: int = 0
+    uploads: int = 0
+
+
+class JobStore:
+    """Jobs, uploads, counters and the credit balance, safe to share between threads."""
+
+    def __init__(self, render_seconds: float, credits: int) -> None:
+        self.render_seconds = render_seconds
+        self.initial_credits = credits
+        self.lock = threading.Lock()
+        self.jobs: dict[str, Job] = {}
+        self.uploads: dict[str, bytes] = {}
+        self.counts = Counts()
+        self.requests: dict[str, int] = {}
+
+    def reset(self) -> None:
+        with self.lock:
+            self.jobs.clear()
+            self.uploads.clear()
+            self.counts = Counts()
+            self.requests.clear()
+
+    def credits(self, now: float) -> int:
+        with self.lock:
+            spent = sum(job.charged(now) for job in self.jobs.values())
+        return self.initial_credits - spent
+
+    def create(self, prompt: str, name: str, output_format: str, outcome: str) -> Job | None:
+        """A new job, or None when the balance cannot pay for it."""
+        now = time.monotonic()
+        with self.lock:
+            spent = sum(job.charged(now) for job in self.jobs.values())
+            if self.initial_credits - spent < CREDITS_PER_GIF:
+                return None
+            job = Job(new_id(), prompt, name, output_format, self.render_seconds, outcome)
+            self.jobs[job.id] = job
+            self.counts.creates += 1
+        return job
+
+    def get(self, project_id: str) -> Job | None:
+        with self.lock:
+            return self.jobs.get(project_id)
+
+    def count(self, what: str) -> None:
+        with self.lock:
+            setattr(self.counts, what, getattr(self.counts, what) + 1)
+
+    def saw(self, route: str) -> None:
+        with self.lock:
+            self.requests[route] = self.requests.get(route, 0) + 1
+
+    def stats(self) -> dict[str, Any]:
+        with self.lock:
+            out: dict[str, Any] = dict(vars(self.counts))
+            out["requests"] = dict(self.requests)
+        return out

@@ -1,0 +1,90 @@
+"""Shared fixtures: a real emulator on loopback, fast policies, and a clean environment."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+os.environ["MAGICGIF_SANDBOX_RENDER_SECONDS"] = "0.3"
+for _name in (
+    "MAGIC_HOUR_API_TOKEN",
+    "MAGIC_HOUR_API_KEY",
+    "API_TOKEN",
+    "MAGIC_HOUR_POLL_INTERVAL",
+):
+    os.environ.pop(_name, None)
+
+from magicgif_widget import AsyncClient, Client, PollPolicy, RetryPolicy  # noqa: E402
+from magicgif_widget.emulator import BackgroundServer, Emulator  # noqa: E402
+
+FAST_POLL = PollPolicy(interval=0.05)
+FAST_RETRY = RetryPolicy(attempts=4, base_delay=0.01, max_delay=0.05)
+
+
+class Server:
+    """A running emulator and helpers to drive its test hooks over HTTP."""
+
+    def __init__(self, background: BackgroundServer) -> None:
+        self.background = background
+        self.emulator = background.emulator
+        self.url = background.url
+
+    def reset(self, render_seconds: float = 0.3) -> None:
+        httpx.post(f"{self.url}/emulator/reset").raise_for_status()
+        self.emulator.store.render_seconds = render_seconds
+        self.emulator.store.initial_credits = 1_000_000
+
+    def fault(self, **rule: Any) -> None:
+        httpx.post(f"{self.url}/emulator/faults", json=rule).raise_for_status()
+
+    def stats(self) -> dict[str, Any]:
+        return httpx.get(f"{self.url}/emulator/stats").json()
+
+    def requests(self, route: str) -> int:
+        return int(self.stats()["requests"].get(route, 0))
+
+
+@pytest.fixture(scope="session")
+def _background() -> Iterator[BackgroundServer]:
+    with BackgroundServer(Emulator(render_seconds=0.3)) as server:
+        yield server
+
+
+@pytest.fixture
+def server(_background: BackgroundServer) -> Server:
+    """The loopback emulator, reset: no jobs, no faults, zero counts, 0.3 s renders."""
+    srv = Server(_background)
+    srv.reset()
+    return srv
+
+
+@pytest.fixture
+def client_kwargs(server: Server) -> dict[str, Any]:
+    return {"base_url": server.url, "poll": FAST_POLL, "retry": FAST_RETRY, "timeout": 5}
+
+
+@pytest.fixture
+def client(client_kwargs: dict[str, Any]) -> Iterator[Client]:
+    with Client(**client_kwargs) as c:
+        yield c
+
+
+@pytest.fixture
+async def aclient(client_kwargs: dict[str, Any]) -> Any:
+    async with AsyncClient(**client_kwargs) as c:
+        yield c
+
+
+def leftovers(directory: Path) -> list[str]:
+    """Temporary or partial files left in ``directory``."""
+    return sorted(
+        p.name for p in directory.iterdir() if p.name.startswith(".") or p.suffix == ".part"
+    )
+
+
+PROMPT = {"prompt": "Cute dancing cat, pixel art"}

@@ -84,6 +84,18 @@ def check_directory(directory: Any, *, create: bool) -> Path:
     if "\x00" in text:
         raise ValidationError("download_directory", "contains a NUL character")
     path = Path(text).expanduser()
+    try:
+        _check_writable(path, text)
+        if create:
+            path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValidationError(
+            "download_directory", f"cannot create {text!r}: {exc.strerror or exc}"
+        ) from None
+    return path
+
+
+def _check_writable(path: Path, text: str) -> None:
     if path.exists() and not path.is_dir():
         raise ValidationError("download_directory", f"{text!r} exists and is not a directory")
     ancestor = path
@@ -93,14 +105,6 @@ def check_directory(directory: Any, *, create: bool) -> Path:
         raise ValidationError("download_directory", f"{str(ancestor)!r} is not a directory")
     if not os.access(ancestor, os.W_OK | os.X_OK):
         raise ValidationError("download_directory", f"{str(ancestor)!r} is not writable")
-    if create:
-        try:
-            path.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ValidationError(
-                "download_directory", f"cannot create {text!r}: {exc.strerror}"
-            ) from None
-    return path
 
 
 def check_positive(field: str, value: Any, *, allow_none: bool = True) -> float | None:

@@ -36,6 +36,24 @@ class EmulatedReset(ConnectionError):
     """Raised to drop the connection mid-answer (a connection reset, as the client sees it)."""
 
 
+class Reset(Response):
+    """A response that promises a body, then drops the connection: the peer sees a reset."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(status_code=200)
+        self.why = why
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-length", b"4096")],
+            }
+        )
+        raise EmulatedReset(self.why)
+
+
 def error(
     status: int, code: str, message: str, headers: dict[str, str] | None = None
 ) -> JSONResponse:
@@ -200,7 +218,7 @@ class Emulator:
                 f"a GIF costs {CREDITS_PER_GIF} credits; the balance is too low",
             )
         if rule is not None and rule.kind == "reset":
-            raise EmulatedReset("create answered by a reset (the job exists)")
+            return Reset("create answered by a reset (the job exists)")
         return JSONResponse(
             {"id": job.id, "credits_charged": CREDITS_PER_GIF, "frame_cost": CREDITS_PER_GIF}
         )
@@ -210,7 +228,7 @@ class Emulator:
         if early is not None:
             return early
         if getattr(request.state, "fault", None) is not None:
-            raise EmulatedReset("poll answered by a reset")
+            return Reset("poll answered by a reset")
         job = self.store.get(request.path_params["id"])
         if job is None:
             return error(404, "not_found", "no project with this id")
@@ -229,7 +247,7 @@ class Emulator:
         if early is not None:
             return early
         if getattr(request.state, "fault", None) is not None:
-            raise EmulatedReset("delete answered by a reset")
+            return Reset("delete answered by a reset")
         job = self.store.get(request.path_params["id"])
         if job is None or not job.enabled:
             return error(404, "not_found", "no project with this id")
@@ -269,7 +287,7 @@ class Emulator:
         if early is not None:
             return early
         if getattr(request.state, "fault", None) is not None:
-            raise EmulatedReset("upload answered by a reset")
+            return Reset("upload answered by a reset")
         if not self._signature_ok(request):
             return error(403, "forbidden", "the signed URL is invalid or expired")
         size = 0
@@ -316,9 +334,9 @@ class Emulator:
             (b"content-length", str(len(data)).encode()),
             (b"cache-control", b"private, max-age=3600"),
         ]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
         if rule is not None and rule.kind == "reset":
-            raise EmulatedReset("download reset mid-body")
+            await Reset("download reset")(scope, receive, send)
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
         half = len(data) // 2
         if rule is not None and rule.kind in ("truncate", "stall"):
             await send({"type": "http.response.body", "body": data[:half], "more_body": True})

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 import time
 
 import uvicorn
 
-from .app import Emulator
+from .app import EmulatedReset, Emulator
+
+
+class _HideResets(logging.Filter):
+    """Injected resets are intended: keep their tracebacks out of the server log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, EmulatedReset)
+
+
+logging.getLogger("uvicorn.error").addFilter(_HideResets())
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -1,0 +1,246 @@
+"""Faults injected in the loopback emulator: what retries, what raises, and that nothing is lost."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from magicgif_widget import (
+    AsyncClient,
+    AuthenticationError,
+    BadRequestError,
+    Client,
+    CreateOutcomeUnknown,
+    DownloadError,
+    GenerationTimeout,
+    InsufficientCreditsError,
+    JobCanceledError,
+    JobFailedError,
+    NetworkError,
+    NotFoundError,
+    RateLimitError,
+    Retrying,
+    RetryPolicy,
+    ServerError,
+)
+from magicgif_widget.emulator import BackgroundServer, Emulator
+
+from .conftest import FAST_POLL, FAST_RETRY, PROMPT, Server, leftovers
+
+
+def gen(client: Client, directory: Path, **kw):
+    return client.v1.ai_gif_generator.generate(style=PROMPT, download_directory=directory, **kw)
+
+
+def test_poll_survives_two_503s_then_a_429_with_retry_after(client, server: Server, tmp_path):
+    server.fault(route="poll", status=503, times=2)
+    server.fault(route="poll", status=429, retry_after=1)
+    events: list = []
+    t0 = time.monotonic()
+    res = gen(client, tmp_path, on_event=events.append)
+    assert res.status == "complete" and Path(res.downloaded_paths[0]).is_file()
+    retries = [e for e in events if isinstance(e, Retrying)]
+    assert [r.reason for r in retries] == ["HTTP 503", "HTTP 503", "HTTP 429"]
+    assert retries[-1].delay == 1.0 and time.monotonic() - t0 >= 1.0
+    assert all(r.project_id == res.id for r in retries)
+    assert server.stats()["creates"] == 1 and leftovers(tmp_path) == []
+
+
+def test_job_error_raises_job_failed_with_project_id(client, server: Server, tmp_path):
+    server.fault(route="create", outcome="error")
+    with pytest.raises(JobFailedError) as info:
+        gen(client, tmp_path)
+    err = info.value
+    assert err.project_id and err.project.status == "error" and err.code == "render_failed"
+    assert err.project_id in str(err) and "render_failed" in str(err)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_job_canceled_raises(client, server: Server, tmp_path):
+    server.fault(route="create", outcome="canceled")
+    with pytest.raises(JobCanceledError) as info:
+        gen(client, tmp_path)
+    assert info.value.project_id and info.value.project.status == "canceled"
+
+
+def test_deadline_ends_an_endless_render(client, server: Server, tmp_path):
+    server.fault(route="create", outcome="never")
+    t0 = time.monotonic()
+    with pytest.raises(GenerationTimeout) as info:
+        gen(client, tmp_path, timeout=0.6)
+    assert 0.6 <= time.monotonic() - t0 < 1.5
+    assert info.value.project_id and isinstance(info.value, TimeoutError)
+    assert server.stats()["creates"] == 1
+
+
+def test_create_reset_is_never_resent(client, server: Server, tmp_path):
+    server.fault(route="create", kind="reset")
+    with pytest.raises(CreateOutcomeUnknown) as info:
+        gen(client, tmp_path)
+    assert "not re-sent" in str(info.value) and isinstance(info.value, NetworkError)
+    assert server.requests("create") == 1 and server.stats()["creates"] == 1
+
+
+def test_create_5xx_is_not_retried(client, server: Server, tmp_path):
+    server.fault(route="create", status=500)
+    with pytest.raises(ServerError) as info:
+        gen(client, tmp_path)
+    assert info.value.status_code == 500 and "charge twice" in str(info.value)
+    assert server.requests("create") == 1 and server.stats()["creates"] == 0
+
+
+def test_create_429_is_retried_without_extra_creates(client, server: Server, tmp_path):
+    server.fault(route="create", status=429, retry_after=0.2)
+    res = gen(client, tmp_path)
+    assert res.status == "complete"
+    assert server.requests("create") == 2 and server.stats()["creates"] == 1
+
+
+def test_create_to_a_closed_port_is_retried_then_fails(tmp_path):
+    from magicgif_widget.emulator.server import free_port
+
+    url = f"http://127.0.0.1:{free_port()}"
+    with Client(base_url=url, retry=FAST_RETRY, poll=FAST_POLL) as client:
+        with pytest.raises(NetworkError) as info:
+            gen(client, tmp_path)
+    assert not isinstance(info.value, CreateOutcomeUnknown)
+    assert "4 tries" in str(info.value) and info.value.project_id is None
+
+
+def test_poll_reset_is_retried(client, server: Server, tmp_path):
+    server.fault(route="poll", kind="reset", times=2)
+    assert gen(client, tmp_path).status == "complete"
+
+
+def test_persistent_429_on_poll_raises_rate_limit_with_project_id(client, server, tmp_path):
+    server.fault(route="poll", status=429, times=None)
+    with pytest.raises(RateLimitError) as info:
+        gen(client, tmp_path)
+    assert info.value.project_id and info.value.status_code == 429
+    assert server.requests("poll") == FAST_RETRY.attempts
+    assert server.stats()["creates"] == 1
+
+
+def test_persistent_502_on_poll_raises_server_error_with_project_id(client, server, tmp_path):
+    server.fault(route="poll", status=502, times=None)
+    with pytest.raises(ServerError) as info:
+        gen(client, tmp_path)
+    assert info.value.project_id and info.value.status_code == 502
+
+
+def test_request_timeout_then_success(client_kwargs, server: Server, tmp_path):
+    server.fault(route="poll", kind="delay", seconds=1.0)
+    with Client(**{**client_kwargs, "timeout": 0.3}) as client:
+        res = gen(client, tmp_path)
+    assert res.status == "complete"
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        {"kind": "truncate"},
+        {"kind": "reset"},
+        {"status": 503},
+        {"status": 429, "retry_after": 0.1},
+        {"kind": "expire"},
+    ],
+    ids=lambda r: str(r.get("kind") or r.get("status")),
+)
+def test_download_faults_are_recovered(client, server: Server, tmp_path, rule):
+    server.fault(route="download", **rule)
+    res = gen(client, tmp_path)
+    path = Path(res.downloaded_paths[0])
+    assert path.stat().st_size > 1000 and leftovers(tmp_path) == []
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]
+    if rule.get("kind") == "expire":
+        assert server.requests("poll") >= 2  # the URL was refreshed by re-reading the project
+
+
+def test_stalled_download_times_out_and_retries(client_kwargs, server: Server, tmp_path):
+    server.fault(route="download", kind="stall", seconds=2.0)
+    with Client(**{**client_kwargs, "timeout": 0.5}) as client:
+        t0 = time.monotonic()
+        res = gen(client, tmp_path)
+    assert time.monotonic() - t0 < 2.0 and Path(res.downloaded_paths[0]).is_file()
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("rule", [{"kind": "truncate"}, {"kind": "expire"}, {"status": 500}])
+def test_download_that_never_succeeds_leaves_nothing(client, server, tmp_path, rule):
+    server.fault(route="download", times=None, **rule)
+    with pytest.raises(DownloadError) as info:
+        gen(client, tmp_path)
+    assert info.value.project_id
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_oversized_output_is_refused(client_kwargs, server: Server, tmp_path):
+    with Client(**{**client_kwargs, "max_download_bytes": 1000}) as client:
+        with pytest.raises(DownloadError, match="limit") as info:
+            gen(client, tmp_path)
+    assert info.value.project_id and list(tmp_path.iterdir()) == []
+
+
+def test_unknown_project_is_not_found(client):
+    with pytest.raises(NotFoundError) as info:
+        client.v1.image_projects.get(id="cm-no-such-project")
+    assert info.value.status_code == 404 and info.value.code == "not_found"
+    assert info.value.project_id == "cm-no-such-project"
+
+
+def test_bad_request_from_the_server(client, server: Server, tmp_path):
+    server.fault(route="create", status=422)
+    with pytest.raises(BadRequestError) as info:
+        gen(client, tmp_path)
+    assert info.value.status_code == 422
+    server.fault(route="create", status=400)
+    with pytest.raises(BadRequestError):
+        gen(client, tmp_path)
+
+
+def test_insufficient_credits(client, server: Server, tmp_path):
+    server.emulator.store.initial_credits = 60
+    gen(client, tmp_path)
+    with pytest.raises(InsufficientCreditsError) as info:
+        gen(client, tmp_path)
+    assert info.value.code == "insufficient_credits" and "credits" in str(info.value)
+    assert server.stats()["creates"] == 1
+
+
+def test_authentication_error_names_the_fix(tmp_path):
+    with BackgroundServer(Emulator(render_seconds=0.1, token="right-token")) as srv:
+        with Client(base_url=srv.url, token="wrong-token", retry=FAST_RETRY) as client:
+            with pytest.raises(AuthenticationError) as info:
+                gen(client, tmp_path)
+        assert "MAGIC_HOUR_API_TOKEN" in str(info.value) and info.value.status_code == 401
+        with Client(base_url=srv.url, token="right-token", poll=FAST_POLL) as client:
+            assert gen(client, tmp_path).status == "complete"
+
+
+def test_delete_retry_after_lost_answer_counts_as_done(client, server: Server):
+    created = client.v1.ai_gif_generator.create(style=PROMPT)
+    server.fault(route="delete", kind="delay", seconds=0.6)
+    with Client(base_url=server.url, timeout=0.3, retry=FAST_RETRY) as impatient:
+        impatient.v1.image_projects.delete(id=created.id)  # first try times out, yet deletes
+    assert client.v1.image_projects.get(id=created.id).enabled is False
+    with pytest.raises(NotFoundError):
+        client.v1.image_projects.delete(id=created.id)
+
+
+async def test_async_errors_carry_project_id(client_kwargs, server: Server, tmp_path):
+    server.fault(route="create", outcome="error")
+    async with AsyncClient(**client_kwargs) as client:
+        with pytest.raises(JobFailedError) as info:
+            await client.v1.ai_gif_generator.generate(style=PROMPT, download_directory=tmp_path)
+    assert info.value.project_id
+
+
+def test_retry_policy_backoff_is_capped_and_jittered():
+    policy = RetryPolicy(base_delay=0.5, max_delay=2.0)
+    delays = [policy.delay(n) for n in range(1, 10) for _ in range(20)]
+    assert max(delays) <= 2.0 and min(delays) >= 0.25
+    assert len({round(d, 6) for d in delays}) > 10  # jittered
+    assert policy.delay(3, retry_after=7) == 7
+    assert RetryPolicy(max_retry_after=5).delay(1, retry_after=100) == 5

@@ -197,6 +197,10 @@ async def _fetch(
         return place(temp, directory, stem, ext)
     except httpx.TransportError as exc:
         raise _Retry(transport.redact(f"{type(exc).__name__}: {exc}"[:200])) from None
+    except OSError as exc:  # disk full, permissions changed under us, ...
+        raise DownloadError(
+            f"cannot write the output in {directory}: {exc.strerror or exc}", project_id=project_id
+        ) from None
     finally:
         with contextlib.suppress(FileNotFoundError):
             temp.unlink()

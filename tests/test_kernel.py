@@ -1,0 +1,93 @@
+"""The sync and async clients inside a real IPython kernel, where a loop already runs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from jupyter_client.manager import KernelManager, start_new_kernel
+
+from .conftest import Server
+
+
+@pytest.fixture(scope="module")
+def kernel() -> Iterator[object]:
+    manager, client = start_new_kernel(kernel_name="python3")
+    try:
+        yield client
+    finally:
+        client.stop_channels()
+        assert isinstance(manager, KernelManager)
+        manager.shutdown_kernel(now=True)
+
+
+def execute(kc, code: str, timeout: float = 60) -> tuple[str, list[str]]:
+    """Run one cell; return its stdout and any error names."""
+    reply = kc.execute_interactive(code, timeout=timeout, output_hook=(out := _Collector()))
+    errors = out.errors + (
+        [reply["content"]["ename"]] if reply["content"]["status"] != "ok" else []
+    )
+    return "".join(out.stdout), errors
+
+
+class _Collector:
+    def __init__(self) -> None:
+        self.stdout: list[str] = []
+        self.errors: list[str] = []
+
+    def __call__(self, msg: dict) -> None:
+        kind, content = msg["msg_type"], msg["content"]
+        if kind == "stream" and content["name"] == "stdout":
+            self.stdout.append(content["text"])
+        elif kind == "error":
+            self.errors.append(f"{content['ename']}: {content['evalue']}")
+
+
+def test_sync_client_in_a_kernel_cell(kernel, server: Server, tmp_path: Path):
+    code = f"""
+import asyncio
+from magicgif_widget import Client, PollPolicy
+print("loop running:", asyncio.get_event_loop().is_running())
+with Client(base_url={server.url!r}, poll=PollPolicy(interval=0.05)) as client:
+    res = client.v1.ai_gif_generator.generate(
+        style={{"prompt": "kernel cat"}}, download_directory={str(tmp_path)!r})
+print("RESULT", res.status, res.downloaded_paths[0])
+"""
+    stdout, errors = execute(kernel, code)
+    assert errors == []
+    assert "loop running: True" in stdout
+    status, path = stdout.split("RESULT ")[1].split()
+    assert status == "complete" and Path(path).is_file()
+
+
+def test_async_client_with_top_level_await(kernel, server: Server, tmp_path: Path):
+    code = f"""
+from magicgif_widget import AsyncClient, PollPolicy
+async with AsyncClient(base_url={server.url!r}, poll=PollPolicy(interval=0.05)) as aclient:
+    res = await aclient.v1.ai_gif_generator.generate(
+        style={{"prompt": "await cat"}}, download_directory={str(tmp_path)!r})
+print("RESULT", res.status, len(res.downloaded_paths))
+"""
+    stdout, errors = execute(kernel, code)
+    assert errors == [] and "RESULT complete 1" in stdout
+
+
+def test_sandbox_in_a_kernel_says_so(kernel, tmp_path: Path):
+    code = f"""
+import os, warnings
+os.environ["MAGICGIF_SANDBOX_RENDER_SECONDS"] = "0.2"
+for name in ("MAGIC_HOUR_API_TOKEN", "MAGIC_HOUR_API_KEY", "API_TOKEN"):
+    os.environ.pop(name, None)
+from magicgif_widget import Client, SandboxWarning
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    client = Client()
+print("SANDBOX", client.sandbox, [w.category.__name__ for w in caught])
+res = client.v1.ai_gif_generator.generate(
+    style={{"prompt": "x"}}, download_directory={str(tmp_path)!r})
+print("RESULT", res.status)
+"""
+    stdout, errors = execute(kernel, code)
+    assert errors == []
+    assert "SANDBOX True ['SandboxWarning']" in stdout and "RESULT complete" in stdout

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
+import threading
 import time
 import warnings
 from collections.abc import Sequence
@@ -34,8 +36,32 @@ class Progress:
         self.status = "creating"
         self.fraction = 0.0
         self._last_line = ""
+        self._since = self.started
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+
+    def __enter__(self) -> Progress:
+        if self.tty:
+            threading.Thread(target=self._tick, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+
+    def _tick(self) -> None:
+        """Keep the bar alive while the API reports nothing: creep toward 90% while rendering."""
+        while not self._stop.wait(0.2):
+            with self._lock:
+                if self.status == "rendering":
+                    creep = 0.3 + 0.55 * (1 - math.exp(-(time.monotonic() - self._since) / 20))
+                    self.fraction = max(self.fraction, creep)
+                self._draw()
 
     def __call__(self, event: Event) -> None:
+        with self._lock:
+            self._handle(event)
+
+    def _handle(self, event: Event) -> None:
         if isinstance(event, Created):
             self._set("queued", 0.05, f"job {event.project_id} created")
         elif isinstance(event, StatusChanged):
@@ -53,19 +79,26 @@ class Progress:
 
     def _set(self, status: str, fraction: float, note: str | None = None) -> None:
         changed = status != self.status
+        if changed:
+            self._since = time.monotonic()
         self.status, self.fraction = status, max(self.fraction, fraction)
         if note:
             self._note(note)
         if self.tty:
-            filled = int(self.WIDTH * self.fraction)
-            bar = "#" * filled + "-" * (self.WIDTH - filled)
-            line = f"\r[{bar}] {self.status:<11} {time.monotonic() - self.started:5.1f}s"
-            if line != self._last_line:
-                self.stream.write(line)
-                self.stream.flush()
-                self._last_line = line
+            self._draw()
         elif changed:
             self.stream.write(f"magicgif: {status} ({time.monotonic() - self.started:.1f}s)\n")
+
+    def _draw(self) -> None:
+        if self._stop.is_set() or not self.tty:
+            return
+        filled = int(self.WIDTH * self.fraction)
+        bar = "#" * filled + "-" * (self.WIDTH - filled)
+        line = f"\r[{bar}] {self.status:<11} {time.monotonic() - self.started:5.1f}s"
+        if line != self._last_line:
+            self.stream.write(line)
+            self.stream.flush()
+            self._last_line = line
 
     def _note(self, text: str) -> None:
         prefix = "\n" if self.tty and self._last_line else ""
@@ -83,14 +116,15 @@ def _generate(args: argparse.Namespace) -> int:
     with client:
         if client.sandbox:
             print(SANDBOX_NOTE, file=err)
-        result = client.v1.ai_gif_generator.generate(
-            style={"prompt": args.prompt},
-            name=args.name,
-            output_format=args.format,
-            download_directory=args.output_dir,
-            timeout=args.timeout,
-            on_event=Progress(err),
-        )
+        with Progress(err) as progress:
+            result = client.v1.ai_gif_generator.generate(
+                style={"prompt": args.prompt},
+                name=args.name,
+                output_format=args.format,
+                download_directory=args.output_dir,
+                timeout=args.timeout,
+                on_event=progress,
+            )
     for path in result.downloaded_paths or []:
         print(os.path.abspath(path))
     where = "sandbox" if client.sandbox else f"{result.credits_charged} credits"

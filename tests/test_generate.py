@@ -227,3 +227,36 @@ def test_upload_file_streams_to_the_signed_url(client: Client, server: Server, t
     )
     assert [u.file_path.rsplit(".", 1)[1] for u in urls.items] == ["mp4", "mp3"]
     assert client.v1.files.upload_file("https://example.com/x.png") == "https://example.com/x.png"
+
+
+async def test_cancel_while_polling_stops_at_once(aclient: AsyncClient, server: Server, tmp_path):
+    server.reset(render_seconds=30)
+    events: list = []
+    task = asyncio.ensure_future(
+        aclient.v1.ai_gif_generator.generate(
+            style=PROMPT, download_directory=tmp_path, on_event=events.append
+        )
+    )
+    while not events:
+        await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, 1.0)
+    assert isinstance(events[0], Created) and server.stats()["creates"] == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+async def test_cancel_during_the_create_still_learns_the_id(aclient, server: Server, tmp_path):
+    server.fault(route="create", kind="delay", seconds=0.5)
+    events: list = []
+    task = asyncio.ensure_future(
+        aclient.v1.ai_gif_generator.generate(
+            style=PROMPT, download_directory=tmp_path, on_event=events.append
+        )
+    )
+    await asyncio.sleep(0.1)  # the create is in flight
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    created = [e for e in events if isinstance(e, Created)]
+    assert len(created) == 1 and created[0].project_id in server.emulator.store.jobs

@@ -86,7 +86,8 @@ class Emulator:
         self.sandbox = sandbox
         self._secret = secrets.token_bytes(16)
         self._starlette = Starlette(
-            routes=self._routes(), exception_handlers={HTTPException: self._http_error}
+            routes=self._routes(),
+            exception_handlers={HTTPException: self._http_error, Exception: self._crash},
         )
 
     async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -111,12 +112,11 @@ class Emulator:
                 )
             raise
         except Exception:
-            if started or scope["type"] != "http":
-                raise
             log.exception("emulator crashed on %s %s", scope.get("method"), scope.get("path"))
-            await error(500, "internal_server_error", "the emulator failed; see its log")(
-                scope, receive, send
-            )
+            if scope["type"] != "http":
+                raise
+            if not started:
+                await self._crash(Request(scope), RuntimeError())(scope, receive, send)
 
     # -- plumbing ----------------------------------------------------------------------
 
@@ -144,6 +144,10 @@ class Emulator:
             return error(404, "not_found", f"no route for {request.method} {request.url.path}")
         return error(exc.status_code, "invalid_request", str(exc.detail))
 
+    def _crash(self, request: Request, exc: Exception) -> Response:
+        """A JSON 500, as the contract shapes every error; the traceback goes to the log."""
+        return error(500, "internal_server_error", "the emulator failed; see its log")
+
     def _authorized(self, request: Request) -> bool:
         if self.token is None:
             return True
@@ -167,6 +171,8 @@ class Emulator:
         if rule.kind == "delay":
             await asyncio.sleep(rule.seconds)
             return None
+        if rule.kind == "reset" and route != "create":  # create resets after making the job
+            return Reset(f"{route} answered by a reset")
         request.state.fault = rule
         return None
 
@@ -185,7 +191,7 @@ class Emulator:
         except ValueError:
             return False
         sig = request.query_params.get("sig", "")
-        good = hmac.compare_digest(sig, self._sign(request.url.path, expires))
+        good = hmac.compare_digest(sig.encode(), self._sign(request.url.path, expires).encode())
         return good and expires > time.time()
 
     # -- the contract --------------------------------------------------------------------
@@ -202,15 +208,9 @@ class Emulator:
         problem = _check_create(body)
         if problem:
             return error(422, "unprocessable_entity", problem)
-        planned = self.faults.take("create", outcome=True)
         fmt = body.get("output_format") or "gif"
         name = body.get("name") or f"Ai Gif - {iso(datetime.now(timezone.utc))}"
-        job = self.store.create(
-            body["style"]["prompt"],
-            name,
-            fmt,
-            planned.outcome if planned and planned.outcome else "complete",
-        )
+        job = self.store.create(body["style"]["prompt"], name, fmt, self._planned_outcome)
         if job is None:
             return error(
                 402,
@@ -223,12 +223,14 @@ class Emulator:
             {"id": job.id, "credits_charged": CREDITS_PER_GIF, "frame_cost": CREDITS_PER_GIF}
         )
 
+    def _planned_outcome(self) -> str:
+        planned = self.faults.take("create", outcome=True)
+        return planned.outcome if planned is not None and planned.outcome else "complete"
+
     async def get_project(self, request: Request) -> Response:
         early = await self._enter(request, "poll")
         if early is not None:
             return early
-        if getattr(request.state, "fault", None) is not None:
-            return Reset("poll answered by a reset")
         job = self.store.get(request.path_params["id"])
         if job is None:
             return error(404, "not_found", "no project with this id")
@@ -246,8 +248,6 @@ class Emulator:
         early = await self._enter(request, "delete")
         if early is not None:
             return early
-        if getattr(request.state, "fault", None) is not None:
-            return Reset("delete answered by a reset")
         job = self.store.get(request.path_params["id"])
         if job is None or not job.enabled:
             return error(404, "not_found", "no project with this id")
@@ -261,11 +261,14 @@ class Emulator:
             return early
         try:
             body = json.loads(await request.body())
+        except ValueError:
+            return error(400, "invalid_request", "the body is not valid JSON")
+        try:
             items = body["items"]
             assert isinstance(items, list) and items
             specs = [(str(i["extension"]).lower(), i["type"]) for i in items]
             assert all(t in ("image", "video", "audio") and e.isalnum() for e, t in specs)
-        except (ValueError, KeyError, TypeError, AssertionError):
+        except (KeyError, TypeError, AssertionError, AttributeError):
             return error(
                 422, "unprocessable_entity", "items must be a non-empty list of {extension, type}"
             )
@@ -286,8 +289,6 @@ class Emulator:
         early = await self._enter(request, "upload")
         if early is not None:
             return early
-        if getattr(request.state, "fault", None) is not None:
-            return Reset("upload answered by a reset")
         if not self._signature_ok(request):
             return error(403, "forbidden", "the signed URL is invalid or expired")
         size = 0
@@ -334,8 +335,6 @@ class Emulator:
             (b"content-length", str(len(data)).encode()),
             (b"cache-control", b"private, max-age=3600"),
         ]
-        if rule is not None and rule.kind == "reset":
-            await Reset("download reset")(scope, receive, send)
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         half = len(data) // 2
         if rule is not None and rule.kind in ("truncate", "stall"):

@@ -6,6 +6,7 @@ import secrets
 import string
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -106,14 +107,16 @@ class JobStore:
             spent = sum(job.charged(now) for job in self.jobs.values())
         return self.initial_credits - spent
 
-    def create(self, prompt: str, name: str, output_format: str, outcome: str) -> Job | None:
-        """A new job, or None when the balance cannot pay for it."""
+    def create(
+        self, prompt: str, name: str, output_format: str, outcome: Callable[[], str]
+    ) -> Job | None:
+        """A new job ending as ``outcome()`` says, or None when the balance cannot pay for it."""
         now = time.monotonic()
         with self.lock:
             spent = sum(job.charged(now) for job in self.jobs.values())
             if self.initial_credits - spent < CREDITS_PER_GIF:
                 return None
-            job = Job(new_id(), prompt, name, output_format, self.render_seconds, outcome)
+            job = Job(new_id(), prompt, name, output_format, self.render_seconds, outcome())
             self.jobs[job.id] = job
             self.counts.creates += 1
         return job

@@ -1,0 +1,705 @@
+"""The emulator over real HTTP: a faithful implementation of the Magic Hour contract."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import re
+import time
+from collections.abc import Iterator
+from contextlib import AsyncExitStack, contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
+
+import av
+import httpx
+import pytest
+from PIL import Image
+
+from magicgif_widget.emulator import BackgroundServer, Emulator
+
+from .conftest import PROMPT, Server
+
+PROJECT_KEYS = {
+    "id",
+    "name",
+    "status",
+    "type",
+    "created_at",
+    "enabled",
+    "image_count",
+    "credits_charged",
+    "total_frame_cost",
+    "downloads",
+    "error",
+}
+ISO_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+
+def create(url: str, body: dict[str, Any] | None = None, **headers: str) -> httpx.Response:
+    return httpx.post(
+        f"{url}/v1/ai-gif-generator", json={"style": PROMPT, **(body or {})}, headers=headers
+    )
+
+
+def create_id(url: str, **body: Any) -> str:
+    res = create(url, body)
+    assert res.status_code == 200, res.text
+    return res.json()["id"]
+
+
+def project(url: str, project_id: str, **headers: str) -> httpx.Response:
+    return httpx.get(f"{url}/v1/image-projects/{project_id}", headers=headers)
+
+
+def wait_final(url: str, project_id: str, timeout: float = 5.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        body = project(url, project_id).json()
+        if body["status"] in ("complete", "error", "canceled"):
+            return body
+        assert time.monotonic() < deadline, f"still {body['status']} after {timeout}s"
+        time.sleep(0.05)
+
+
+def completed(server: Server, **body: Any) -> dict[str, Any]:
+    """A finished job (renders in 0.2 s), as the project GET shows it."""
+    server.reset(render_seconds=0.2)
+    done = wait_final(server.url, create_id(server.url, **body))
+    assert done["status"] == "complete"
+    return done
+
+
+def download_url(server: Server, **body: Any) -> str:
+    return completed(server, **body)["downloads"][0]["url"]
+
+
+def with_query(url: str, **changes: str) -> str:
+    parts = urlsplit(url)
+    query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+    query.update(changes)
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def account_credits(url: str) -> int:
+    res = httpx.get(f"{url}/v1/account")
+    assert res.status_code == 200
+    return res.json()["credits"]
+
+
+def assert_error(res: httpx.Response, status: int, code: str | None = None) -> None:
+    assert res.status_code == status, res.text
+    assert res.headers["content-type"].startswith("application/json")
+    body = res.json()
+    assert set(body) == {"code", "message"}
+    assert isinstance(body["message"], str) and body["message"]
+    if code is not None:
+        assert body["code"] == code
+
+
+@contextmanager
+def serving(**kwargs: Any) -> Iterator[BackgroundServer]:
+    """A dedicated emulator (for settings the shared one must not keep)."""
+    with BackgroundServer(Emulator(**kwargs)) as srv:
+        yield srv
+
+
+def video_frames(data: bytes) -> int:
+    with av.open(io.BytesIO(data)) as container:
+        return sum(1 for _ in container.decode(video=0))
+
+
+# -- create and poll -------------------------------------------------------------------------
+
+
+def test_create_answers_id_and_cost(server: Server):
+    res = create(server.url, {"name": "Ai Gif gif", "output_format": "gif"})
+    assert res.status_code == 200
+    body = res.json()
+    assert set(body) == {"id", "credits_charged", "frame_cost"}
+    assert isinstance(body["id"], str) and body["id"]
+    assert body["credits_charged"] == body["frame_cost"] == 50
+    assert server.stats()["creates"] == 1
+    assert create_id(server.url) != body["id"]
+
+
+def test_project_lifecycle_queued_rendering_complete(server: Server):
+    server.reset(render_seconds=0.6)
+    started = time.monotonic()
+    project_id = create_id(server.url, name="Ai Gif gif")
+    first = project(server.url, project_id)
+    assert first.status_code == 200
+    body = first.json()
+    assert set(body) == PROJECT_KEYS
+    assert body["status"] == "queued"
+    assert body["id"] == project_id and body["name"] == "Ai Gif gif"
+    assert body["type"] == "AI_GIF" and body["enabled"] is True
+    assert body["downloads"] == [] and body["error"] is None
+    assert body["credits_charged"] == body["total_frame_cost"] == 50
+    assert ISO_Z.match(body["created_at"]), body["created_at"]
+    made = datetime.fromisoformat(body["created_at"].replace("Z", "+00:00"))
+    assert abs((datetime.now(timezone.utc) - made).total_seconds()) < 5
+
+    time.sleep(max(0.0, started + 0.3 - time.monotonic()))
+    body = project(server.url, project_id).json()
+    assert body["status"] == "rendering"
+    assert body["downloads"] == [] and body["error"] is None
+
+    time.sleep(max(0.0, started + 0.7 - time.monotonic()))
+    body = project(server.url, project_id).json()
+    assert set(body) == PROJECT_KEYS
+    assert body["status"] == "complete" and body["image_count"] == 1 and body["error"] is None
+    assert len(body["downloads"]) == 1
+    download = body["downloads"][0]
+    assert set(download) == {"url", "expires_at"}
+    assert urlsplit(download["url"]).path.endswith("/output.gif")
+    assert ISO_Z.match(download["expires_at"])
+    expires = datetime.fromisoformat(download["expires_at"].replace("Z", "+00:00"))
+    assert expires > datetime.now(timezone.utc)
+
+
+def test_default_name_and_format(server: Server):
+    body = completed(server)
+    assert body["name"].startswith("Ai Gif - ")
+    assert urlsplit(body["downloads"][0]["url"]).path.endswith("/output.gif")
+
+
+def test_error_outcome_refunds_credits(server: Server):
+    server.reset(render_seconds=0.2)
+    before = account_credits(server.url)
+    server.fault(route="create", outcome="error")
+    res = create(server.url)
+    assert res.status_code == 200 and res.json()["credits_charged"] == 50
+    assert account_credits(server.url) == before - 50
+    body = wait_final(server.url, res.json()["id"])
+    assert set(body) == PROJECT_KEYS
+    assert body["status"] == "error"
+    assert set(body["error"]) == {"code", "message"}
+    assert body["error"]["code"] and body["error"]["message"]
+    assert body["downloads"] == []
+    assert body["credits_charged"] == body["total_frame_cost"] == 0
+    assert account_credits(server.url) == before
+    # the outcome rule was spent: the next job completes
+    assert wait_final(server.url, create_id(server.url))["status"] == "complete"
+
+
+def test_canceled_outcome(server: Server):
+    server.reset(render_seconds=0.2)
+    server.fault(route="create", outcome="canceled")
+    body = wait_final(server.url, create_id(server.url))
+    assert body["status"] == "canceled"
+    assert body["downloads"] == [] and body["error"] is None
+
+
+def test_never_outcome_stays_rendering(server: Server):
+    server.reset(render_seconds=0.2)
+    server.fault(route="create", outcome="never")
+    project_id = create_id(server.url)
+    time.sleep(0.4)
+    body = project(server.url, project_id).json()
+    assert body["status"] == "rendering" and body["downloads"] == []
+
+
+# -- validation and errors -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"name": "no style"},
+        {"style": {}},
+        {"style": {"prompt": ""}},
+        {"style": {"prompt": "x" * 501}},
+        {"style": PROMPT, "output_format": "png"},
+        {"style": "a cat"},
+        [],
+    ],
+    ids=[
+        "missing-style",
+        "no-prompt",
+        "empty-prompt",
+        "501-chars",
+        "bad-format",
+        "str-style",
+        "list",
+    ],
+)
+def test_create_validation_is_422(server: Server, body: Any):
+    res = httpx.post(f"{server.url}/v1/ai-gif-generator", json=body)
+    assert_error(res, 422, "unprocessable_entity")
+    assert server.stats()["creates"] == 0
+
+
+def test_prompt_of_500_chars_is_accepted(server: Server):
+    res = httpx.post(f"{server.url}/v1/ai-gif-generator", json={"style": {"prompt": "x" * 500}})
+    assert res.status_code == 200
+
+
+def test_invalid_json_is_400(server: Server):
+    res = httpx.post(
+        f"{server.url}/v1/ai-gif-generator",
+        content=b'{"style": {"prompt": ',
+        headers={"content-type": "application/json"},
+    )
+    assert_error(res, 400, "invalid_request")
+    assert server.stats()["creates"] == 0
+
+
+def test_unknown_route_is_404_json(server: Server):
+    assert_error(httpx.get(f"{server.url}/v1/nope"), 404, "not_found")
+    assert_error(httpx.post(f"{server.url}/v2/ai-gif-generator", json={}), 404, "not_found")
+
+
+def test_unknown_project_is_404(server: Server):
+    assert_error(project(server.url, "cm-does-not-exist"), 404, "not_found")
+    res = httpx.delete(f"{server.url}/v1/image-projects/cm-does-not-exist")
+    assert_error(res, 404, "not_found")
+
+
+# -- auth ------------------------------------------------------------------------------------
+
+
+def test_auth_token_required():
+    with serving(token="t0k", render_seconds=0.2) as srv:
+        good = {"authorization": "Bearer t0k"}
+        for headers in ({}, {"authorization": "Bearer nope"}, {"authorization": "t0k"}):
+            assert_error(httpx.get(f"{srv.url}/v1/account", headers=headers), 401, "unauthorized")
+            assert_error(create(srv.url, **headers), 401, "unauthorized")
+            assert_error(project(srv.url, "x", **headers), 401, "unauthorized")
+        assert httpx.get(f"{srv.url}/v1/account", headers=good).status_code == 200
+        res = create(srv.url, **good)
+        assert res.status_code == 200
+        project_id = res.json()["id"]
+        time.sleep(0.25)
+        body = project(srv.url, project_id, **good).json()
+        assert body["status"] == "complete"
+        # signed URLs are used without the API key
+        res = httpx.get(body["downloads"][0]["url"])
+        assert res.status_code == 200 and res.content[:6] in (b"GIF87a", b"GIF89a")
+        res = httpx.post(
+            f"{srv.url}/v1/files/upload-urls",
+            json={"items": [{"extension": "png", "type": "image"}]},
+            headers=good,
+        )
+        item = res.json()["items"][0]
+        assert httpx.put(item["upload_url"], content=b"png").status_code == 200
+        assert srv.emulator.store.uploads[item["file_path"]] == b"png"
+
+
+# -- credits ---------------------------------------------------------------------------------
+
+
+def test_credits_run_out_with_402():
+    with serving(credits=100, render_seconds=0.2) as srv:
+        assert account_credits(srv.url) == 100
+        assert create(srv.url).status_code == 200
+        assert create(srv.url).status_code == 200
+        assert account_credits(srv.url) == 0
+        assert_error(create(srv.url), 402, "insufficient_credits")
+        assert len(srv.emulator.store.jobs) == 2
+
+
+def test_refund_makes_room_for_another_job():
+    with serving(credits=50, render_seconds=0.2) as srv:
+        httpx.post(f"{srv.url}/emulator/faults", json={"route": "create", "outcome": "error"})
+        project_id = create_id(srv.url)
+        assert_error(create(srv.url), 402, "insufficient_credits")
+        assert wait_final(srv.url, project_id)["status"] == "error"
+        assert create(srv.url).status_code == 200
+
+
+# -- signed URLs -----------------------------------------------------------------------------
+
+
+def test_tampered_signature_is_403(server: Server):
+    url = download_url(server)
+    sig = parse_qs(urlsplit(url).query)["sig"][0]
+    forged = ("0" if sig[0] != "0" else "1") + sig[1:]
+    assert_error(httpx.get(with_query(url, sig=forged)), 403)
+    assert_error(httpx.get(with_query(url, sig="")), 403)
+    expires = parse_qs(urlsplit(url).query)["expires"][0]
+    assert_error(httpx.get(with_query(url, expires=str(int(expires) + 60))), 403)
+    assert httpx.get(url).status_code == 200
+
+
+def test_expired_url_is_403():
+    with serving(render_seconds=0.1, url_ttl=-5) as srv:
+        project_id = create_id(srv.url)
+        body = wait_final(srv.url, project_id)
+        url = body["downloads"][0]["url"]
+        expires = datetime.fromisoformat(body["downloads"][0]["expires_at"].replace("Z", "+00:00"))
+        assert expires < datetime.now(timezone.utc)
+        assert_error(httpx.get(url), 403)
+        # the same emulator signs a fresh, valid URL once the TTL is positive
+        srv.emulator.url_ttl = 3600
+        fresh = project(srv.url, project_id).json()["downloads"][0]["url"]
+        assert httpx.get(fresh).status_code == 200
+
+
+def test_expire_fault_fires_once(server: Server):
+    url = download_url(server)
+    server.fault(route="download", kind="expire")
+    assert_error(httpx.get(url), 403)
+    assert httpx.get(url).status_code == 200
+
+
+# -- outputs ---------------------------------------------------------------------------------
+
+
+def test_gif_output_is_an_animated_gif(server: Server):
+    res = httpx.get(download_url(server, output_format="gif"))
+    assert res.status_code == 200
+    assert res.headers["content-type"] == "image/gif"
+    assert int(res.headers["content-length"]) == len(res.content)
+    with Image.open(io.BytesIO(res.content)) as im:
+        assert im.format == "GIF" and im.is_animated and im.n_frames >= 8
+
+
+@pytest.mark.parametrize("fmt", ["mp4", "webm"])
+def test_video_outputs_decode(server: Server, fmt: str):
+    url = download_url(server, output_format=fmt)
+    assert urlsplit(url).path.endswith(f"/output.{fmt}")
+    res = httpx.get(url)
+    assert res.status_code == 200
+    assert res.headers["content-type"] == f"video/{fmt}"
+    assert int(res.headers["content-length"]) == len(res.content)
+    assert video_frames(res.content) >= 8
+
+
+def test_same_prompt_same_bytes(server: Server):
+    server.reset(render_seconds=0.2)
+    ids = [create_id(server.url), create_id(server.url)]
+    urls = [wait_final(server.url, i)["downloads"][0]["url"] for i in ids]
+    assert urls[0] != urls[1]
+    first, second = (httpx.get(u).content for u in urls)
+    assert first == second and first[:6] == b"GIF89a"
+    other = wait_final(server.url, create_id(server.url, style={"prompt": "A red fox"}))
+    assert httpx.get(other["downloads"][0]["url"]).content != first
+
+
+def test_output_file_is_served_for_every_job(tmp_path: Path):
+    path = tmp_path / "fixed.gif"
+    path.write_bytes(b"GIF89a fixed output bytes")
+    with serving(output_file=path, render_seconds=0.1) as srv:
+        for fmt in ("gif", "mp4"):
+            body = wait_final(srv.url, create_id(srv.url, output_format=fmt))
+            res = httpx.get(body["downloads"][0]["url"])
+            assert res.status_code == 200 and res.content == path.read_bytes()
+            assert int(res.headers["content-length"]) == len(res.content)
+
+
+# -- test hooks ------------------------------------------------------------------------------
+
+
+def test_stats_count_every_operation(server: Server):
+    assert server.stats()["creates"] == 0
+    body = completed(server)  # a create and some polls
+    polls = server.stats()["polls"]
+    assert polls >= 1
+    project(server.url, body["id"])
+    project(server.url, "unknown")
+    httpx.get(body["downloads"][0]["url"])
+    httpx.delete(f"{server.url}/v1/image-projects/{body['id']}")
+    item = httpx.post(
+        f"{server.url}/v1/files/upload-urls",
+        json={"items": [{"extension": "png", "type": "image"}]},
+    ).json()["items"][0]
+    httpx.put(item["upload_url"], content=b"data")
+    httpx.get(f"{server.url}/v1/account")
+    stats = server.stats()
+    assert stats["creates"] == 1
+    assert stats["polls"] == polls + 1
+    assert stats["downloads"] == 1 and stats["deletes"] == 1 and stats["uploads"] == 1
+    requests = stats["requests"]
+    assert requests["create"] == 1 and requests["poll"] == polls + 2
+    assert requests["download"] == 1 and requests["delete"] == 1
+    assert requests["upload-urls"] == 1 and requests["upload"] == 1 and requests["account"] == 1
+    assert server.requests("poll") == polls + 2
+
+
+def test_reset_clears_jobs_counts_and_faults(server: Server):
+    project_id = create_id(server.url)
+    item = httpx.post(
+        f"{server.url}/v1/files/upload-urls",
+        json={"items": [{"extension": "png", "type": "image"}]},
+    ).json()["items"][0]
+    assert httpx.put(item["upload_url"], content=b"x").status_code == 200
+    server.fault(route="poll", status=503, times=5)
+    assert httpx.get(f"{server.url}/emulator/faults").json()["faults"]
+    res = httpx.post(f"{server.url}/emulator/reset")
+    assert res.status_code == 200
+    assert httpx.get(f"{server.url}/emulator/faults").json()["faults"] == []
+    stats = server.stats()
+    assert stats["creates"] == stats["polls"] == stats["downloads"] == 0
+    assert stats["requests"] == {} and stats["faults_applied"] == 0
+    assert_error(project(server.url, project_id), 404, "not_found")  # not a 503: fault gone
+    assert server.emulator.store.jobs == {} and server.emulator.store.uploads == {}
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        {"route": "nowhere", "status": 503},
+        {"route": "poll", "status": 503, "kind": "delay", "seconds": 1},
+        {"route": "create", "kind": "reset", "outcome": "error"},
+        {"route": "poll"},
+        {"route": "poll", "outcome": "error"},
+        {"route": "poll", "status": 503, "times": 0},
+        {"route": "poll", "status": 503, "times": -1},
+        {"route": "poll", "kind": "truncate"},
+        {"route": "poll", "status": 200},
+        {"route": "poll", "kind": "explode"},
+        {"route": "poll", "kind": "delay"},
+        {"route": "poll", "status": 503, "colour": "red"},
+        {"route": "create", "outcome": "complete"},
+    ],
+)
+def test_malformed_fault_rules_are_400(server: Server, rule: dict[str, Any]):
+    res = httpx.post(f"{server.url}/emulator/faults", json=rule)
+    assert_error(res, 400, "invalid_request")
+    assert httpx.get(f"{server.url}/emulator/faults").json()["faults"] == []
+
+
+def test_fault_rule_not_json_is_400(server: Server):
+    res = httpx.post(f"{server.url}/emulator/faults", content=b"{nope")
+    assert_error(res, 400, "invalid_request")
+
+
+def test_faults_fire_in_order_then_clear(server: Server):
+    project_id = create_id(server.url)
+    server.fault(route="poll", status=503, times=2)
+    server.fault(route="poll", status=429, retry_after=1)
+    answers = [project(server.url, project_id) for _ in range(3)]
+    assert [r.status_code for r in answers] == [503, 503, 429]
+    for res in answers:
+        assert_error(res, res.status_code)
+    assert "retry-after" not in answers[0].headers
+    assert answers[2].headers["retry-after"] == "1"
+    ok = project(server.url, project_id)
+    assert ok.status_code == 200 and ok.json()["id"] == project_id
+    assert server.stats()["faults_applied"] == 3
+
+
+def test_fault_on_one_route_spares_others(server: Server):
+    server.fault(route="create", status=500)
+    assert_error(create(server.url), 500)
+    assert server.emulator.store.jobs == {}  # a failed create made nothing
+    project_id = create_id(server.url)
+    assert project(server.url, project_id).status_code == 200
+
+
+def test_delay_fault_delays(server: Server):
+    project_id = create_id(server.url)
+    server.fault(route="poll", kind="delay", seconds=0.4)
+    start = time.monotonic()
+    assert project(server.url, project_id).status_code == 200
+    assert time.monotonic() - start >= 0.4
+    start = time.monotonic()
+    assert project(server.url, project_id).status_code == 200
+    assert time.monotonic() - start < 0.3
+
+
+def test_reset_fault_drops_the_connection(server: Server):
+    project_id = create_id(server.url)
+    server.fault(route="poll", kind="reset")
+    with httpx.Client() as client:
+        with pytest.raises(httpx.TransportError):
+            client.get(f"{server.url}/v1/image-projects/{project_id}")
+        assert client.get(f"{server.url}/v1/image-projects/{project_id}").status_code == 200
+
+
+def test_reset_fault_on_create_still_makes_the_job(server: Server):
+    server.fault(route="create", kind="reset")
+    with pytest.raises(httpx.TransportError):
+        create(server.url)
+    assert len(server.emulator.store.jobs) == 1
+    assert server.stats()["creates"] == 1
+
+
+def test_truncate_fault_cuts_the_download(server: Server):
+    url = download_url(server)
+    server.fault(route="download", kind="truncate")
+    received = bytearray()
+    length = None
+    try:
+        with httpx.stream("GET", url) as res:
+            assert res.status_code == 200
+            length = int(res.headers["content-length"])
+            for chunk in res.iter_bytes():
+                received += chunk
+    except httpx.TransportError:
+        pass  # a protocol error is the other way a client may see it
+    else:
+        assert length is not None and len(received) < length
+    full = httpx.get(url)  # the rule was spent: the next download is whole
+    assert full.status_code == 200 and len(received) < len(full.content)
+
+
+async def test_500_concurrent_requests(server: Server):
+    """500 requests at once over 100 connections all succeed.
+
+    The 100 connections are spread over five pools of 20: one httpx pool of 100 with 500
+    queued requests spends ~7 s in httpcore's own request-to-connection matching
+    (quadratic in the queue), which would measure the client rather than the emulator.
+    """
+    ids = [create_id(server.url) for _ in range(5)]
+    limits = httpx.Limits(max_connections=20, max_keepalive_connections=20)
+    paths = [
+        "/emulator/health" if n % 2 else f"/v1/image-projects/{ids[n % 5]}" for n in range(500)
+    ]
+    async with AsyncExitStack() as stack:
+        clients = [
+            await stack.enter_async_context(
+                httpx.AsyncClient(base_url=server.url, limits=limits, timeout=10)
+            )
+            for _ in range(5)
+        ]
+        start = time.monotonic()
+        answers = await asyncio.gather(*(clients[n % 5].get(path) for n, path in enumerate(paths)))
+        elapsed = time.monotonic() - start
+    assert [r.status_code for r in answers] == [200] * 500
+    assert all(r.json()["ok"] for r in answers[1::2])
+    assert {r.json()["id"] for r in answers[::2]} == set(ids)
+    assert server.stats()["polls"] == 250
+    assert elapsed < 10
+
+
+# -- delete ----------------------------------------------------------------------------------
+
+
+def test_delete_disables_then_404(server: Server):
+    body = completed(server)
+    url = body["downloads"][0]["url"]
+    res = httpx.delete(f"{server.url}/v1/image-projects/{body['id']}")
+    assert res.status_code == 204 and res.content == b""
+    after = project(server.url, body["id"])
+    assert after.status_code == 200
+    assert after.json()["enabled"] is False
+    assert set(after.json()) == PROJECT_KEYS
+    # the outputs went with the project
+    assert after.json()["downloads"] == []
+    assert httpx.get(url).status_code == 404
+    again = httpx.delete(f"{server.url}/v1/image-projects/{body['id']}")
+    assert_error(again, 404, "not_found")
+    assert server.stats()["deletes"] == 1
+
+
+# -- uploads ---------------------------------------------------------------------------------
+
+
+def test_upload_urls_in_request_order(server: Server):
+    wanted = [("png", "image"), ("mp4", "video"), ("mp3", "audio"), ("JPG", "image")]
+    res = httpx.post(
+        f"{server.url}/v1/files/upload-urls",
+        json={"items": [{"extension": e, "type": t} for e, t in wanted]},
+    )
+    assert res.status_code == 200
+    items = res.json()["items"]
+    assert len(items) == len(wanted)
+    for item, (ext, _kind) in zip(items, wanted, strict=True):
+        assert set(item) == {"upload_url", "file_path", "expires_at"}
+        assert item["file_path"].startswith("api-assets/")
+        assert item["file_path"].endswith(f".{ext.lower()}")
+        assert ISO_Z.match(item["expires_at"])
+        assert urlsplit(item["upload_url"]).scheme == "http"
+    assert len({i["file_path"] for i in items}) == len(items)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{}, {"items": []}, {"items": [{"extension": "png"}]}, {"items": [{"type": "image"}]}],
+)
+def test_upload_urls_validation(server: Server, body: dict[str, Any]):
+    res = httpx.post(f"{server.url}/v1/files/upload-urls", json=body)
+    assert_error(res, 422, "unprocessable_entity")
+
+
+def test_upload_urls_rejects_an_unknown_type(server: Server):
+    res = httpx.post(
+        f"{server.url}/v1/files/upload-urls",
+        json={"items": [{"extension": "png", "type": "document"}]},
+    )
+    assert_error(res, 422, "unprocessable_entity")
+
+
+def test_put_stores_the_bytes(server: Server):
+    res = httpx.post(
+        f"{server.url}/v1/files/upload-urls",
+        json={
+            "items": [{"extension": "png", "type": "image"}, {"extension": "mp4", "type": "video"}]
+        },
+    )
+    first, second = res.json()["items"]
+    payload = bytes(range(256)) * 1000
+    put = httpx.put(first["upload_url"], content=payload)
+    assert put.status_code == 200
+    assert server.emulator.store.uploads[first["file_path"]] == payload
+    assert second["file_path"] not in server.emulator.store.uploads
+    assert server.stats()["uploads"] == 1
+
+
+def test_put_with_a_bad_signature_is_403(server: Server):
+    res = httpx.post(
+        f"{server.url}/v1/files/upload-urls",
+        json={"items": [{"extension": "png", "type": "image"}]},
+    )
+    item = res.json()["items"][0]
+    assert_error(httpx.put(with_query(item["upload_url"], sig="f" * 32), content=b"x"), 403)
+    assert_error(httpx.put(item["upload_url"].split("?")[0], content=b"x"), 403)
+    assert server.emulator.store.uploads == {}
+    assert server.stats()["uploads"] == 0
+
+
+# -- regressions: bugs found here and fixed in the emulator ---------------------------------
+
+
+def test_upload_urls_invalid_json_is_400(server: Server):
+    res = httpx.post(
+        f"{server.url}/v1/files/upload-urls",
+        content=b'{"items": [',
+        headers={"content-type": "application/json"},
+    )
+    assert_error(res, 400, "invalid_request")
+
+
+@pytest.mark.parametrize("target", ["download", "upload"])
+def test_non_ascii_signature_is_403(server: Server, target: str):
+    if target == "download":
+        res = httpx.get(with_query(download_url(server), sig="\u00e9" * 32))
+    else:
+        item = httpx.post(
+            f"{server.url}/v1/files/upload-urls",
+            json={"items": [{"extension": "png", "type": "image"}]},
+        ).json()["items"][0]
+        res = httpx.put(with_query(item["upload_url"], sig="\u00e9" * 32), content=b"x")
+    assert_error(res, 403)
+
+
+@pytest.mark.parametrize("route", ["account", "upload-urls"])
+def test_reset_rule_is_rejected_or_applied(server: Server, route: str):
+    res = httpx.post(f"{server.url}/emulator/faults", json={"route": route, "kind": "reset"})
+    if res.status_code == 400:
+        return  # rejecting the rule is as good as honouring it
+    assert res.status_code == 200
+    with pytest.raises(httpx.TransportError):
+        if route == "account":
+            httpx.get(f"{server.url}/v1/account")
+        else:
+            httpx.post(
+                f"{server.url}/v1/files/upload-urls",
+                json={"items": [{"extension": "png", "type": "image"}]},
+            )
+
+
+def test_outcome_rule_survives_a_refused_create():
+    with serving(credits=50, render_seconds=0.1) as srv:
+        assert create(srv.url).status_code == 200
+        httpx.post(f"{srv.url}/emulator/faults", json={"route": "create", "outcome": "error"})
+        assert_error(create(srv.url), 402, "insufficient_credits")
+        srv.emulator.store.initial_credits = 100
+        assert wait_final(srv.url, create_id(srv.url))["status"] == "error"

@@ -9,8 +9,9 @@ from typing import Any
 import httpx
 
 from . import resources
+from .errors import ValidationError
 from .models import Event
-from .settings import PollPolicy, Settings, resolve
+from .settings import DEFAULT_BASE_URL, PollPolicy, Settings, resolve
 from .sync import LoopThread, SyncResource, blocking, blocking_with_events
 from .transport import RetryPolicy, Transport
 
@@ -20,6 +21,22 @@ def _describe(settings: Settings) -> str:
         return "sandbox=True (offline emulator, no credits)"
     auth = "token set" if settings.token is not None else "no token"
     return f"base_url={settings.base_url!r}, {auth}"
+
+
+def _vendor_base_url(base_url: str | None, environment: Any, httpx_client: Any) -> str | None:
+    """Honour the vendor SDK's ``environment=`` (base URLs); refuse its ``httpx_client=``."""
+    if httpx_client is not None:
+        raise ValidationError(
+            "httpx_client",
+            "is not supported: this client builds its own pooled httpx clients; "
+            "use timeout=, base_url= or retry= instead",
+        )
+    if base_url is None and environment is not None:
+        value = getattr(environment, "value", environment)
+        if not isinstance(value, str):
+            raise ValidationError("environment", "must be a base URL or the vendor's Environment")
+        return None if value == DEFAULT_BASE_URL else value
+    return base_url
 
 
 class AsyncClient:
@@ -39,10 +56,12 @@ class AsyncClient:
         poll: PollPolicy | None = None,
         max_download_bytes: int | None = None,
         allow_insecure_http: bool = False,
+        environment: Any = None,
+        httpx_client: Any = None,
     ) -> None:
         settings = resolve(
             token=token,
-            base_url=base_url,
+            base_url=_vendor_base_url(base_url, environment, httpx_client),
             timeout=timeout,
             sandbox=sandbox,
             retry=retry,
@@ -97,12 +116,13 @@ class ImageProjects(SyncResource):
 
     get = blocking(resources.AsyncImageProjects.get)
     delete = blocking(resources.AsyncImageProjects.delete)
+    check_result = blocking_with_events(resources.AsyncImageProjects.check_result)
 
 
 class AiGifGenerator(SyncResource):
     """``client.v1.ai_gif_generator``."""
 
-    create = blocking(resources.AsyncAiGifGenerator.create)
+    create = blocking_with_events(resources.AsyncAiGifGenerator.create)
     generate = blocking_with_events(resources.AsyncAiGifGenerator.generate)
 
     def stream(self, **kwargs: Any) -> Iterator[Event]:
@@ -188,10 +208,12 @@ class Client:
         poll: PollPolicy | None = None,
         max_download_bytes: int | None = None,
         allow_insecure_http: bool = False,
+        environment: Any = None,
+        httpx_client: Any = None,
     ) -> None:
         settings = resolve(
             token=token,
-            base_url=base_url,
+            base_url=_vendor_base_url(base_url, environment, httpx_client),
             timeout=timeout,
             sandbox=sandbox,
             retry=retry,
@@ -215,10 +237,10 @@ class Client:
         return self.settings.base_url
 
     def close(self) -> None:
-        """Close the connection pools and stop the helper thread (idempotent)."""
-        if self._runner.alive:
-            self._runner.run(self._async.close())
-        self._finalizer()
+        """Stop calls still running (they raise ClientClosedError), close the pools and the
+        helper thread (idempotent)."""
+        if self._finalizer.detach() is not None:
+            self._runner.stop(cleanup=self._async.close)
 
     def __enter__(self) -> Client:
         return self

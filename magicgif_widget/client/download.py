@@ -87,7 +87,6 @@ async def download_all(
     """Download every output of ``project`` into ``directory``; paths in output order."""
     if not project.downloads:
         raise DownloadError("the project is complete but lists no downloads", project_id=project.id)
-    directory.mkdir(parents=True, exist_ok=True)
     stem = safe_stem(project.id)
     paths: list[str] = []
     for index in range(len(project.downloads)):
@@ -164,8 +163,9 @@ async def _fetch(
         raise DownloadError(f"refusing to download from a {scheme!r} URL", project_id=project_id)
     cap = transport.settings.max_download_bytes
     temp = directory / f".{stem}.{secrets.token_hex(4)}.part"
-    fd = os.open(temp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)  # the umask applies
     try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd = os.open(temp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)  # the umask applies
         with os.fdopen(fd, "wb") as out:
             async with transport.files.stream("GET", url) as response:
                 total = _check_response(response, cap, project_id)
@@ -197,6 +197,11 @@ async def _fetch(
         return place(temp, directory, stem, ext)
     except httpx.TransportError as exc:
         raise _Retry(transport.redact(f"{type(exc).__name__}: {exc}"[:200])) from None
+    except httpx.HTTPError as exc:  # too many redirects, undecodable body, ...
+        raise DownloadError(
+            transport.redact(f"download failed: {type(exc).__name__}: {exc}"[:300]),
+            project_id=project_id,
+        ) from None
     except OSError as exc:  # disk full, permissions changed under us, ...
         raise DownloadError(
             f"cannot write the output in {directory}: {exc.strerror or exc}", project_id=project_id

@@ -30,6 +30,17 @@ class MagicHourError(Exception):
             return f"{self.message} (project_id={self.project_id})"
         return self.message
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _rebuild, (type(self), self.args, self.__dict__)
+
+
+def _rebuild(cls: type[BaseException], args: tuple[Any, ...], state: dict[str, Any]) -> Any:
+    """Unpickle an error without calling its ``__init__`` (which takes other arguments)."""
+    err = cls.__new__(cls)
+    BaseException.__init__(err, *args)
+    err.__dict__.update(state)
+    return err
+
 
 class ValidationError(MagicHourError, ValueError):
     """An argument is invalid; raised before any request is sent."""
@@ -107,6 +118,10 @@ class JobCanceledError(JobError):
     """The job ended with status ``canceled`` (canceled by hand, e.g. in the web app)."""
 
 
+class ClientClosedError(MagicHourError):
+    """The client was closed before or while this call ran."""
+
+
 class GenerationTimeout(MagicHourError, TimeoutError):
     """The overall deadline passed; the job may still finish on the server."""
 
@@ -118,6 +133,9 @@ class GenerationInterrupted(KeyboardInterrupt):
         where = f"project {project_id} continues on the server" if project_id else "no job created"
         super().__init__(f"interrupted; {where}")
         self.project_id = project_id
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _rebuild, (type(self), self.args, self.__dict__)
 
 
 _BY_STATUS: dict[int, type[APIStatusError]] = {

@@ -15,7 +15,13 @@ import httpx
 
 from . import validation as check
 from . import workflow
-from .errors import MagicHourError, NetworkError, ValidationError
+from .errors import (
+    CreateOutcomeUnknown,
+    InvalidResponseError,
+    MagicHourError,
+    NetworkError,
+    ValidationError,
+)
 from .models import Account, CreateResponse, Event, ImageProject, UploadUrlsResponse
 from .settings import PollPolicy
 from .transport import OnRetry, Transport, parse_retry_after
@@ -54,10 +60,11 @@ def _project_path(project_id: Any) -> str:
 
 
 class AsyncImageProjects:
-    """``client.v1.image_projects``: read and delete projects."""
+    """``client.v1.image_projects``: read, wait for, and delete projects."""
 
     def __init__(self, transport: Transport) -> None:
         self._transport = transport
+        self.transport = transport
 
     async def get(self, *, id: str, request_options: RequestOptions | None = None) -> ImageProject:
         """The project's current state (retried on 429, 5xx and network errors)."""
@@ -69,6 +76,37 @@ class AsyncImageProjects:
         await self._transport.call(
             "DELETE", path, operation="delete", project_id=id, **_options(request_options)
         )
+
+    async def check_result(
+        self,
+        id: str,
+        wait_for_completion: bool = True,
+        download_outputs: bool = True,
+        download_directory: str | os.PathLike[str] | None = None,
+        *,
+        timeout: float | None = DEFAULT_GENERATE_TIMEOUT,
+        poll_interval: float | PollPolicy | None = None,
+        on_event: workflow.Emit | None = None,
+    ) -> ImageProject:
+        """Wait for an existing project and download its outputs, as ``generate`` does.
+
+        The way to pick a job up again from the ``project_id`` an error carried.
+        """
+        if not isinstance(id, str) or not id.strip():
+            raise ValidationError("id", f"must be a non-empty string, got {id!r:.40}")
+        request = _request(
+            self.transport,
+            {},
+            wait_for_completion,
+            download_outputs,
+            download_directory,
+            timeout,
+            poll_interval,
+        )
+        return await workflow.resume(self, id, request, on_event)
+
+    async def fetch(self, project_id: str, on_retry: OnRetry | None) -> ImageProject:
+        return await self._fetch(project_id, on_retry)
 
     async def _fetch(
         self, project_id: str, on_retry: OnRetry | None, **options: Any
@@ -99,10 +137,11 @@ class AsyncAiGifGenerator:
         name: str | None = None,
         output_format: str | None = None,
         request_options: RequestOptions | None = None,
+        on_event: workflow.Emit | None = None,
     ) -> CreateResponse:
         """Start a job (costs credits); returns its id. Never re-sent if it may have arrived."""
         body = self._body(style, name, output_format)
-        return await self.send_create(body, None, **_options(request_options))
+        return await workflow.create(self, body, on_event, _options(request_options))
 
     async def generate(
         self,
@@ -131,8 +170,8 @@ class AsyncAiGifGenerator:
             download_directory,
             timeout,
             poll_interval,
+            request_options,
         )
-        _options(request_options)
         return await workflow.generate(self, request, on_event)
 
     def stream(
@@ -174,7 +213,13 @@ class AsyncAiGifGenerator:
             on_retry=on_retry,
             **options,
         )
-        return CreateResponse.from_json(self.transport.json(response, "create"))
+        try:
+            return CreateResponse.from_json(self.transport.json(response, "create"))
+        except InvalidResponseError as exc:
+            raise CreateOutcomeUnknown(
+                f"{exc.message}; the create was answered with HTTP {response.status_code}, so the "
+                "job probably exists and was charged, but its id could not be read"
+            ) from None
 
     async def fetch(self, project_id: str, on_retry: OnRetry | None) -> ImageProject:
         return await self._projects._fetch(project_id, on_retry)
@@ -202,27 +247,51 @@ class AsyncAiGifGenerator:
         directory: Any,
         timeout: Any,
         poll_interval: Any,
+        request_options: RequestOptions | None = None,
     ) -> workflow.GenerateRequest:
         body = self._body(style, name, output_format)
-        for field, value in (("wait_for_completion", wait), ("download_outputs", download)):
-            if not isinstance(value, bool):
-                raise ValidationError(field, f"must be True or False, got {value!r:.40}")
-        fetch_files = wait and download
-        path = check.check_directory(directory, create=True) if fetch_files else None
-        if isinstance(poll_interval, PollPolicy):
-            poll = poll_interval
-        elif poll_interval is None:
-            poll = self.transport.settings.poll
-        else:
-            poll = PollPolicy(interval=check.check_positive("poll_interval", poll_interval) or 0.5)
-        return workflow.GenerateRequest(
-            body=body,
-            wait=wait,
-            download=download,
-            directory=path,
-            timeout=check.check_positive("timeout", timeout),
-            poll=poll,
+        return _request(
+            self.transport,
+            body,
+            wait,
+            download,
+            directory,
+            timeout,
+            poll_interval,
+            _options(request_options),
         )
+
+
+def _request(
+    transport: Transport,
+    body: dict[str, Any],
+    wait: Any,
+    download: Any,
+    directory: Any,
+    timeout: Any,
+    poll_interval: Any,
+    options: dict[str, Any] | None = None,
+) -> workflow.GenerateRequest:
+    """Checked workflow arguments; the download directory is created when it will be used."""
+    for field, value in (("wait_for_completion", wait), ("download_outputs", download)):
+        if not isinstance(value, bool):
+            raise ValidationError(field, f"must be True or False, got {value!r:.40}")
+    path = check.check_directory(directory, create=True) if wait and download else None
+    if isinstance(poll_interval, PollPolicy):
+        poll = poll_interval
+    elif poll_interval is None:
+        poll = transport.settings.poll
+    else:
+        poll = PollPolicy(interval=check.check_positive("poll_interval", poll_interval) or 0.5)
+    return workflow.GenerateRequest(
+        body=body,
+        wait=wait,
+        download=download,
+        directory=path,
+        timeout=check.check_positive("timeout", timeout),
+        poll=poll,
+        options=options or {},
+    )
 
 
 class AsyncUploadUrls:

@@ -38,7 +38,12 @@ class Secret:
         return self._value
 
     def redact(self, text: str) -> str:
-        return text.replace(self._value, "***") if self._value else text
+        """``text`` with the token, raw or escaped as in a repr, replaced by ``***``."""
+        if not self._value:
+            return text
+        for form in {self._value, repr(self._value)[1:-1], repr(self._value.encode())[2:-1]}:
+            text = text.replace(form, "***")
+        return text
 
     def __repr__(self) -> str:
         return "Secret('***')"
@@ -129,12 +134,22 @@ def find_token(token: str | None) -> str | None:
     if token is not None and not isinstance(token, str):
         raise ValidationError("token", f"must be a string, got {type(token).__name__}")
     if token and token.strip():
-        return token.strip()
+        return _header_safe(token.strip(), "token")
     for name in TOKEN_ENV_VARS:
         value = os.environ.get(name, "").strip()
         if value:
-            return value
+            return _header_safe(value, f"token (from {name})")
     return None
+
+
+def _header_safe(token: str, field: str) -> str:
+    if not all(33 <= ord(ch) < 127 for ch in token):
+        raise ValidationError(
+            field,
+            "contains spaces, control or non-ASCII characters, which an HTTP header cannot "
+            "carry; check how it was copied",
+        )
+    return token
 
 
 _warned = False

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from .errors import GenerationInterrupted
+from .errors import ClientClosedError, GenerationInterrupted
 from .models import Created, Event
 
 log = logging.getLogger("magicgif_widget")
@@ -49,9 +49,9 @@ class LoopThread:
     def alive(self) -> bool:
         return self._thread.is_alive() and not self.loop.is_closed()
 
-    def run(self, coro: Coroutine[Any, Any, R]) -> R:
-        """Run ``coro`` on the loop and wait for it; Ctrl-C cancels it."""
-        return self.run_events(lambda _emit: coro, None)
+    def run(self, factory: Callable[[], Coroutine[Any, Any, R]]) -> R:
+        """Run ``factory()`` on the loop and wait for it; Ctrl-C cancels it."""
+        return self.run_events(lambda _emit: factory(), None)
 
     def run_events(self, factory: Factory[R], on_event: Callable[[Event], None] | None) -> R:
         """Run ``factory(emit)`` on the loop; events reach ``on_event`` in this thread."""
@@ -64,7 +64,7 @@ class LoopThread:
                 done, _ = concurrent.futures.wait([future], timeout=TICK)
                 if done:
                     _drain(events, on_event)
-                    return future.result()
+                    return _result(future, box)
         except KeyboardInterrupt:
             future.cancel()
             concurrent.futures.wait([future], timeout=CANCEL_GRACE)
@@ -83,7 +83,7 @@ class LoopThread:
                 except queue.Empty:
                     pass
                 if future.done() and events.empty():
-                    future.result()
+                    _result(future, box)
                     return
         except KeyboardInterrupt:
             future.cancel()
@@ -99,7 +99,7 @@ class LoopThread:
         if threading.current_thread() is self._thread:
             raise RuntimeError("a sync Client call cannot be made from its own progress callback")
         if not self.alive:
-            raise RuntimeError("this Client is closed")
+            raise ClientClosedError("this Client is closed; create a new one")
 
         def emit(event: Event) -> None:
             if isinstance(event, Created):
@@ -111,8 +111,8 @@ class LoopThread:
 
         return asyncio.run_coroutine_threadsafe(main(), self.loop)
 
-    def stop(self) -> None:
-        """Cancel what still runs, stop the loop and join the thread (idempotent)."""
+    def stop(self, cleanup: Callable[[], Coroutine[Any, Any, Any]] | None = None) -> None:
+        """Cancel what still runs, await ``cleanup()``, stop the loop, join (idempotent)."""
         if self.loop.is_closed():
             return
 
@@ -121,6 +121,11 @@ class LoopThread:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            if cleanup is not None:
+                try:
+                    await cleanup()
+                except Exception:
+                    log.exception("closing the client failed")
             asyncio.get_running_loop().stop()
 
         try:
@@ -129,6 +134,15 @@ class LoopThread:
             return
         if threading.current_thread() is not self._thread:
             self._thread.join(timeout=5)
+
+
+def _result(future: concurrent.futures.Future[R], box: dict[str, str]) -> R:
+    try:
+        return future.result()
+    except concurrent.futures.CancelledError:  # not by us: the client was closed meanwhile
+        raise ClientClosedError(
+            "the Client was closed while this call ran", project_id=box.get("project_id")
+        ) from None
 
 
 def _drain(events: queue.SimpleQueue[Event], on_event: Callable[[Event], None] | None) -> None:
@@ -160,7 +174,7 @@ def blocking(
 
     @functools.wraps(method)
     def call(self: SyncResource, *args: P.args, **kwargs: P.kwargs) -> R:
-        return self._runner.run(method(self._inner, *args, **kwargs))
+        return self._runner.run(lambda: method(self._inner, *args, **kwargs))
 
     return call
 

@@ -151,6 +151,9 @@ class Transport:
                 raise NetworkError(
                     f"{operation}: {reason} after {attempt} tries", project_id=project_id
                 ) from None
+            except httpx.HTTPError as exc:  # an undecodable body, a bad redirect, ...
+                cls = InvalidResponseError if idempotent else CreateOutcomeUnknown
+                raise cls(f"{operation}: {self._describe(exc)}", project_id=project_id) from None
             status = response.status_code
             if status < 300:
                 return response
@@ -179,7 +182,7 @@ class Transport:
             on_retry(Retrying(project_id, operation, reason, attempt, delay))
         await asyncio.sleep(delay)
 
-    def _describe(self, exc: httpx.TransportError) -> str:
+    def _describe(self, exc: httpx.HTTPError) -> str:
         text = str(exc) or type(exc).__name__
         return self.redact(f"{type(exc).__name__}: {text}"[:300])
 

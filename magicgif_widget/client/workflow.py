@@ -1,7 +1,7 @@
 """The generate workflow, create → poll → download, reporting each step as an event.
 
-Everything user-facing (sync and async ``generate``, ``stream``, the widget, the CLI) runs
-this one function; nothing else polls or downloads.
+Everything user-facing (sync and async ``generate``, ``stream``, ``check_result``, the CLI)
+runs these functions; nothing else polls or downloads.
 """
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from .download import download_all
 from .errors import GenerationTimeout, JobCanceledError, JobFailedError, MagicHourError
@@ -24,12 +24,13 @@ from .transport import OnRetry, Transport
 log = logging.getLogger("magicgif_widget")
 
 Emit = Callable[[Event], None]
+T = TypeVar("T")
 CREATE_GRACE = 2.0  # seconds a canceled workflow still waits for an in-flight create's answer
 
 
 @dataclass(frozen=True)
 class GenerateRequest:
-    """Checked arguments of one ``generate`` call."""
+    """Checked arguments of one ``generate`` (or ``check_result``) call."""
 
     body: dict[str, Any]
     wait: bool
@@ -37,27 +38,34 @@ class GenerateRequest:
     directory: Path | None
     timeout: float | None
     poll: PollPolicy
+    options: dict[str, Any] = field(default_factory=dict)
 
     @property
     def output_format(self) -> str:
         return str(self.body.get("output_format") or "gif")
 
 
-class Api(Protocol):
-    """The two calls the workflow needs, and the transport downloads go through."""
+class Poller(Protocol):
+    """What waiting and downloading need: project reads and the transport."""
 
     transport: Transport
 
-    async def send_create(self, body: dict[str, Any], on_retry: OnRetry) -> CreateResponse: ...
+    async def fetch(self, project_id: str, on_retry: OnRetry | None) -> ImageProject: ...
 
-    async def fetch(self, project_id: str, on_retry: OnRetry) -> ImageProject: ...
+
+class Api(Poller, Protocol):
+    """``Poller`` plus the create."""
+
+    async def send_create(
+        self, body: dict[str, Any], on_retry: OnRetry | None, **options: Any
+    ) -> CreateResponse: ...
 
 
 class Tracker:
-    """Remembers the project id as soon as it is known, for errors and interrupts."""
+    """Forwards events and remembers the project id as soon as it is known."""
 
-    def __init__(self, emit: Emit | None) -> None:
-        self.project_id: str | None = None
+    def __init__(self, emit: Emit | None, project_id: str | None = None) -> None:
+        self.project_id = project_id
         self._emit = emit
 
     def __call__(self, event: Event) -> None:
@@ -71,34 +79,29 @@ class Tracker:
             log.exception("progress callback failed on %s event; ignored", event.kind)
 
 
+async def create(
+    api: Api, body: dict[str, Any], on_event: Emit | None, options: dict[str, Any]
+) -> CreateResponse:
+    """Only the create, guarded like ``generate``'s (Ctrl-C still learns the id)."""
+    tracker = Tracker(on_event)
+    return await _guard(_create(api, body, tracker, options), tracker, None)
+
+
 async def generate(
     api: Api, request: GenerateRequest, on_event: Emit | None = None
 ) -> ImageProject:
-    """Run the workflow to its end; errors after the create carry the project id."""
+    """Create, wait, download; every error once the job exists carries its id."""
     tracker = Tracker(on_event)
-    steps = _steps(api, request, tracker)
-    try:
-        if request.timeout is None:
-            return await steps
-        try:
-            return await asyncio.wait_for(steps, request.timeout)
-        except asyncio.TimeoutError:
-            where = (
-                f"project {tracker.project_id} may still finish on the server"
-                if tracker.project_id
-                else "no job was created"
-            )
-            raise GenerationTimeout(
-                f"no result within {request.timeout:g} s; {where}", project_id=tracker.project_id
-            ) from None
-    except MagicHourError as exc:
-        if exc.project_id is None:
-            exc.project_id = tracker.project_id
-        raise
-    except asyncio.CancelledError:
-        if tracker.project_id:
-            log.info("generate canceled; project %s goes on on the server", tracker.project_id)
-        raise
+    return await _guard(_generate(api, request, tracker), tracker, request.timeout)
+
+
+async def resume(
+    api: Poller, project_id: str, request: GenerateRequest, on_event: Emit | None = None
+) -> ImageProject:
+    """Wait for and download an existing project (after a timeout, say), as ``generate`` would."""
+    tracker = Tracker(on_event, project_id)
+    steps = _finish(api, project_id, request, tracker, time.monotonic(), first_wait=False)
+    return await _guard(steps, tracker, request.timeout)
 
 
 async def stream(api: Api, request: GenerateRequest) -> AsyncIterator[Event]:
@@ -117,13 +120,59 @@ async def stream(api: Api, request: GenerateRequest) -> AsyncIterator[Event]:
                 await task
 
 
-async def _steps(api: Api, request: GenerateRequest, emit: Tracker) -> ImageProject:
-    created = await _create(api, request, emit)
+async def _guard(steps: Awaitable[T], tracker: Tracker, timeout: float | None) -> T:
+    """Apply the deadline, and make sure whatever escapes names the project."""
+    try:
+        if timeout is None:
+            return await steps
+        try:
+            return await asyncio.wait_for(steps, timeout)
+        except asyncio.TimeoutError:
+            where = (
+                f"project {tracker.project_id} may still finish on the server"
+                if tracker.project_id
+                else "no project id was received"
+            )
+            raise GenerationTimeout(
+                f"no result within {timeout:g} s; {where}", project_id=tracker.project_id
+            ) from None
+    except MagicHourError as exc:
+        if exc.project_id is None:
+            exc.project_id = tracker.project_id
+        raise
+    except asyncio.CancelledError:
+        if tracker.project_id:
+            log.info("canceled; project %s goes on on the server", tracker.project_id)
+        raise
+    except Exception as exc:
+        if tracker.project_id is None:
+            raise
+        log.exception("unexpected error while handling project %s", tracker.project_id)
+        raise MagicHourError(
+            f"unexpected {type(exc).__name__} while handling the job: {str(exc)[:200]}",
+            project_id=tracker.project_id,
+        ) from exc
+
+
+async def _generate(api: Api, request: GenerateRequest, emit: Tracker) -> ImageProject:
+    created = await _create(api, request.body, emit, request.options)
     started = time.monotonic()
-    pid = created.id
+    if not request.wait:
+        return await api.fetch(created.id, emit)
+    return await _finish(api, created.id, request, emit, started)
+
+
+async def _finish(
+    api: Poller,
+    pid: str,
+    request: GenerateRequest,
+    emit: Tracker,
+    started: float,
+    first_wait: bool = True,
+) -> ImageProject:
     if not request.wait:
         return await api.fetch(pid, emit)
-    project = await _poll(api, pid, request.poll, started, emit)
+    project = await _poll(api, pid, request.poll, started, emit, first_wait)
     if project.status == "error":
         err = project.error
         code = err.code if err else "unknown"
@@ -132,7 +181,7 @@ async def _steps(api: Api, request: GenerateRequest, emit: Tracker) -> ImageProj
     if project.status == "canceled":
         raise JobCanceledError(f"job {pid} was canceled on the server", project=project)
     if not project.enabled:
-        raise JobCanceledError(f"job {pid} was deleted while running", project=project)
+        raise JobCanceledError(f"job {pid} was deleted", project=project)
     if request.download and request.directory is not None:
         paths = await download_all(
             api.transport,
@@ -147,9 +196,11 @@ async def _steps(api: Api, request: GenerateRequest, emit: Tracker) -> ImageProj
     return project
 
 
-async def _create(api: Api, request: GenerateRequest, emit: Tracker) -> CreateResponse:
+async def _create(
+    api: Api, body: dict[str, Any], emit: Tracker, options: dict[str, Any]
+) -> CreateResponse:
     """Send the create; if canceled meanwhile, wait briefly for its answer to learn the id."""
-    task = asyncio.ensure_future(api.send_create(request.body, emit))
+    task = asyncio.ensure_future(api.send_create(body, emit, **options))
     try:
         created = await asyncio.shield(task)
     except asyncio.CancelledError:
@@ -164,11 +215,11 @@ async def _create(api: Api, request: GenerateRequest, emit: Tracker) -> CreateRe
 
 
 async def _poll(
-    api: Api, pid: str, policy: PollPolicy, started: float, emit: Tracker
+    api: Poller, pid: str, policy: PollPolicy, started: float, emit: Tracker, first_wait: bool
 ) -> ImageProject:
     """GET until a final status: first after one interval, each wait from the last GET's start."""
     interval = policy.interval
-    due = started + interval
+    due = started + interval if first_wait else started
     last_status: str | None = None
     while True:
         await _sleep_until(due)

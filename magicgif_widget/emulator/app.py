@@ -340,8 +340,10 @@ class Emulator:
         if rule is not None and rule.kind in ("truncate", "stall"):
             await send({"type": "http.response.body", "body": data[:half], "more_body": True})
             if rule.kind == "truncate":
-                await send({"type": "http.response.body", "body": b"", "more_body": False})
-                return
+                if self.sandbox:  # in-process: end early; only the client's length check sees it
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
+                    return
+                raise EmulatedReset("download truncated")  # over HTTP: close the connection
             await asyncio.sleep(rule.seconds)
             data = data[half:]
         self.store.count("downloads")

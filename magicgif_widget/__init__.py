@@ -56,6 +56,7 @@ __all__ = [
     "Event",
     "GenerationInterrupted",
     "GenerationTimeout",
+    "GifWidget",
     "ImageProject",
     "InsufficientCreditsError",
     "InvalidResponseError",
@@ -76,3 +77,12 @@ __all__ = [
     "ValidationError",
     "__version__",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """``GifWidget`` imports anywidget on first use, so the client stays light to import."""
+    if name == "GifWidget":
+        from .widget import GifWidget
+
+        return GifWidget
+    raise AttributeError(f"module 'magicgif_widget' has no attribute {name!r}")

@@ -91,3 +91,27 @@ print("RESULT", res.status)
     stdout, errors = execute(kernel, code)
     assert errors == []
     assert "SANDBOX True ['SandboxWarning']" in stdout and "RESULT complete" in stdout
+
+
+def test_widget_job_leaves_the_kernel_responsive(kernel, server: Server, tmp_path: Path):
+    """The job runs as a task on the kernel's loop: other cells run while it works."""
+    import time
+
+    server.reset(render_seconds=2.0)
+    start = f"""
+from magicgif_widget import Client, GifWidget
+w = GifWidget(client=Client(base_url={server.url!r}), prompt="busy kernel",
+              download_directory={str(tmp_path)!r})
+task = w.generate()
+print("started", w.status)
+"""
+    stdout, errors = execute(kernel, start)
+    assert errors == [] and "started creating" in stdout
+    t0 = time.monotonic()
+    stdout, errors = execute(kernel, "print('other cell', 6 * 7, w.status)")
+    assert time.monotonic() - t0 < 1.0, "another cell had to wait for the job"
+    assert errors == [] and "other cell 42" in stdout
+    assert stdout.split()[-1] in ("creating", "queued", "rendering")
+    stdout, errors = execute(kernel, "result = await task\nprint('done', w.status, result.path)")
+    assert errors == [] and "done complete" in stdout
+    assert Path(stdout.split()[-1]).is_file()

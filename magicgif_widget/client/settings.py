@@ -208,6 +208,20 @@ def resolve(
     return settings
 
 
+def default_settings() -> Settings:
+    """What ``Client()`` with no arguments would use (the sandbox when no token is set)."""
+    return resolve(
+        token=None,
+        base_url=None,
+        timeout=60,
+        sandbox=None,
+        retry=None,
+        poll=None,
+        max_download_bytes=None,
+        allow_insecure_http=False,
+    )
+
+
 def _timeout(seconds: float | None) -> httpx.Timeout:
     if seconds is None:
         return httpx.Timeout(None, connect=30.0)

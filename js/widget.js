@@ -1,0 +1,324 @@
+// magicgif-widget front end: plain ES module for anywidget, no framework, no npm at runtime.
+// State lives in the kernel's traits; media arrives as binary message chunks (never base64).
+
+const FORMATS = ["gif", "mp4", "webm"];
+const LABELS = {
+  idle: "Ready",
+  creating: "Sending…",
+  queued: "Queued",
+  rendering: "Rendering",
+  downloading: "Downloading",
+  complete: "Complete",
+  failed: "Failed",
+  canceled: "Canceled",
+};
+let uid = 0;
+
+function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === false || value === null || value === undefined) continue;
+    if (key === "class") el.className = value;
+    else if (key === "text") el.textContent = value;
+    else if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
+    else el.setAttribute(key, value === true ? "" : String(value));
+  }
+  for (const child of children) if (child) el.append(child);
+  return el;
+}
+
+/** Fetches media by key from the kernel; chunks are reassembled into one Blob URL. */
+class MediaCache {
+  constructor(model) {
+    this.model = model;
+    this.urls = new Map(); // key -> Promise<url>
+    this.pending = new Map(); // req -> {parts, resolve, reject, mime}
+    this.onMessage = (msg, buffers) => this.receive(msg, buffers);
+    model.on("msg:custom", this.onMessage);
+  }
+  get(key) {
+    if (!this.urls.has(key)) {
+      const req = `${Date.now()}-${++uid}`;
+      this.urls.set(
+        key,
+        new Promise((resolve, reject) => {
+          this.pending.set(req, { parts: [], resolve, reject });
+          this.model.send({ type: "media", key, req });
+        }),
+      );
+    }
+    return this.urls.get(key);
+  }
+  receive(msg, buffers) {
+    const entry = msg && this.pending.get(msg.req);
+    if (!entry) return;
+    if (msg.type === "media-error") {
+      this.pending.delete(msg.req);
+      this.urls.delete(msg.key);
+      entry.reject(new Error(msg.message));
+      return;
+    }
+    if (msg.type !== "media") return;
+    const buffer = buffers && buffers[0];
+    entry.parts[msg.seq] = buffer instanceof DataView ? buffer : new DataView(buffer.buffer ?? buffer);
+    if (entry.parts.filter(Boolean).length === msg.chunks) {
+      this.pending.delete(msg.req);
+      entry.resolve(URL.createObjectURL(new Blob(entry.parts, { type: msg.mime })));
+    }
+  }
+  dispose() {
+    this.model.off("msg:custom", this.onMessage);
+    for (const promise of this.urls.values()) promise.then((url) => URL.revokeObjectURL(url), () => {});
+    this.urls.clear();
+    for (const entry of this.pending.values()) entry.reject(new Error("view closed"));
+    this.pending.clear();
+  }
+}
+
+function mediaElement(format, url, { thumb = false } = {}) {
+  if (format === "gif") return h("img", { src: url, alt: thumb ? "" : "Generated animation", class: "mg-media" });
+  const video = h("video", {
+    src: url,
+    autoplay: true,
+    loop: true,
+    muted: true,
+    playsinline: true,
+    controls: !thumb,
+    class: "mg-media",
+    "aria-label": thumb ? null : "Generated animation",
+  });
+  video.muted = true; // the attribute alone does not allow autoplay everywhere
+  return video;
+}
+
+function render({ model, el, signal }) {
+  const id = `mg-${++uid}`;
+  const cache = new MediaCache(model);
+  const cleanups = [() => cache.dispose()];
+  const on = (names, fn) => {
+    model.on(names, fn);
+    cleanups.push(() => model.off(names, fn));
+  };
+
+  // ---- controls ----------------------------------------------------------------------
+  const prompt = h("textarea", {
+    id: `${id}-prompt`,
+    class: "mg-prompt",
+    rows: 3,
+    maxlength: 500,
+    placeholder: "Cute dancing cat, pixel art",
+    "aria-describedby": `${id}-hint`,
+  });
+  const format = h(
+    "select",
+    { id: `${id}-format`, class: "mg-select" },
+    ...FORMATS.map((f) => h("option", { value: f, text: f.toUpperCase() })),
+  );
+  const name = h("input", { id: `${id}-name`, class: "mg-input", type: "text", placeholder: "optional" });
+  const generate = h("button", { type: "button", class: "mg-button mg-primary", text: "Generate" });
+  const cancel = h("button", { type: "button", class: "mg-button", text: "Cancel" });
+  const badge = h("span", { class: "mg-badge", title: "No API token: animations are drawn locally, no AI, no credits" });
+  const credits = h("span", { class: "mg-credits" });
+  const bar = h("div", { class: "mg-bar-fill" });
+  const progress = h(
+    "div",
+    { class: "mg-bar", role: "progressbar", "aria-valuemin": 0, "aria-valuemax": 100, "aria-valuenow": 0, "aria-label": "Generation progress" },
+    bar,
+  );
+  const statusLine = h("div", { class: "mg-status", "aria-live": "polite" });
+  const alert = h("div", { class: "mg-alert", role: "alert" });
+  const notice = h("div", { class: "mg-notice" });
+  const stage = h("div", { class: "mg-stage" });
+  const history = h("div", { class: "mg-history", role: "list", "aria-label": "History" });
+  const counter = h("span", { class: "mg-count", id: `${id}-hint` });
+
+  const root = h(
+    "div",
+    { class: "magicgif" },
+    h("div", { class: "mg-header" }, h("span", { class: "mg-title", text: "AI GIF generator" }), badge, credits),
+    h("label", { class: "mg-label", for: prompt.id }, h("span", { text: "Prompt" }), counter),
+    prompt,
+    h(
+      "div",
+      { class: "mg-row" },
+      h("label", { class: "mg-field" }, h("span", { class: "mg-label-text", text: "Format" }), format),
+      h("label", { class: "mg-field mg-grow" }, h("span", { class: "mg-label-text", text: "Name" }), name),
+      h("div", { class: "mg-actions" }, generate, cancel),
+    ),
+    h("div", { class: "mg-progress" }, progress, statusLine),
+    alert,
+    notice,
+    stage,
+    history,
+  );
+  el.append(root);
+  cleanups.push(() => root.remove());
+
+  // ---- view ← model ------------------------------------------------------------------
+  const sync = () => {
+    if (document.activeElement !== prompt) prompt.value = model.get("prompt");
+    if (document.activeElement !== name) name.value = model.get("name");
+    format.value = model.get("output_format");
+    const running = model.get("running");
+    generate.disabled = running;
+    cancel.disabled = !running;
+    prompt.setAttribute("aria-busy", running ? "true" : "false");
+    const sandbox = model.get("sandbox");
+    badge.textContent = sandbox ? "sandbox" : "";
+    badge.hidden = !sandbox;
+    const charged = model.get("credits_charged");
+    credits.textContent = !sandbox && charged ? `${charged} credits charged` : "";
+    counter.textContent = `${prompt.value.length}/500`;
+    const error = model.get("error");
+    alert.textContent = error;
+    alert.hidden = !error;
+    const note = model.get("notice");
+    notice.textContent = note;
+    notice.hidden = !note;
+    root.dataset.status = model.get("status");
+  };
+
+  // The API reports statuses only: between them the bar moves on time, learned from past jobs.
+  const shown = () => {
+    const status = model.get("status");
+    const base = model.get("progress");
+    if (status !== "rendering") return base;
+    const estimate = Math.max(0.5, model.get("render_estimate"));
+    const elapsed = (Date.now() - model.get("phase_started")) / 1000;
+    const fraction = elapsed <= estimate ? elapsed / estimate : 1 + Math.log1p((elapsed - estimate) / estimate) / 6;
+    return Math.min(85, Math.max(base, 12 + 70 * Math.min(fraction, 1.04)));
+  };
+  const tick = () => {
+    const status = model.get("status");
+    const value = Math.round(shown());
+    bar.style.width = `${value}%`;
+    progress.setAttribute("aria-valuenow", String(value));
+    progress.dataset.state = status;
+    const started = model.get("job_started");
+    const active = model.get("running");
+    const seconds = started ? ((active ? Date.now() : model.get("phase_started")) - started) / 1000 : 0;
+    const label = LABELS[status] ?? status;
+    statusLine.textContent = status === "idle" ? label : `${label} · ${Math.max(0, seconds).toFixed(1)} s`;
+  };
+  const timer = setInterval(tick, 100);
+  cleanups.push(() => clearInterval(timer));
+
+  let shownKey = null;
+  const showResult = () => {
+    const media = model.get("media");
+    if (!media || !media.key || media.key === shownKey) return;
+    shownKey = media.key;
+    cache.get(media.key).then(
+      (url) => {
+        if (shownKey !== media.key) return;
+        const figure = h(
+          "figure",
+          { class: "mg-result" },
+          mediaElement(media.format, url),
+          h("figcaption", { text: media.prompt }),
+        );
+        stage.replaceChildren(figure);
+      },
+      (error) => {
+        stage.replaceChildren(h("p", { class: "mg-muted", text: `Result unavailable: ${error.message}` }));
+      },
+    );
+  };
+
+  const download = (item) =>
+    cache.get(item.key).then((url) => {
+      const link = h("a", { href: url, download: item.filename });
+      document.body.append(link);
+      link.click();
+      link.remove();
+    });
+
+  const renderHistory = () => {
+    const items = model.get("history") || [];
+    history.hidden = items.length === 0;
+    history.replaceChildren(
+      ...items.map((item) => {
+        const thumb = h("div", { class: "mg-thumb" });
+        cache.get(item.key).then(
+          (url) => thumb.replaceChildren(mediaElement(item.format, url, { thumb: true })),
+          () => thumb.replaceChildren(h("span", { class: "mg-muted", text: "gone" })),
+        );
+        return h(
+          "div",
+          { class: "mg-item", role: "listitem" },
+          thumb,
+          h("div", { class: "mg-item-text", title: item.prompt, text: item.prompt }),
+          h("div", { class: "mg-item-meta", text: item.format.toUpperCase() }),
+          h(
+            "div",
+            { class: "mg-item-actions" },
+            h("button", {
+              type: "button",
+              class: "mg-link",
+              text: "Reuse",
+              "aria-label": `Reuse: ${item.prompt}`,
+              onclick: () => {
+                model.set({ prompt: item.prompt, output_format: item.format, name: item.name || "" });
+                model.save_changes();
+              },
+            }),
+            h("button", {
+              type: "button",
+              class: "mg-link",
+              text: "Download",
+              "aria-label": `Download ${item.filename}`,
+              onclick: () => download(item),
+            }),
+          ),
+        );
+      }),
+    );
+  };
+
+  // ---- view → model ------------------------------------------------------------------
+  const push = (key, value) => {
+    model.set(key, value);
+    model.save_changes();
+  };
+  const start = () => {
+    push("prompt", prompt.value);
+    push("name", name.value);
+    if (!prompt.value.trim()) {
+      model.set("error", "Check your input: style.prompt: must not be empty or only whitespace");
+      sync();
+      prompt.focus();
+      return;
+    }
+    model.send({ type: "generate" });
+  };
+  prompt.addEventListener("input", () => {
+    push("prompt", prompt.value);
+    counter.textContent = `${prompt.value.length}/500`;
+  });
+  prompt.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+      event.preventDefault();
+      if (!model.get("running")) start();
+    }
+  });
+  name.addEventListener("input", () => push("name", name.value));
+  format.addEventListener("change", () => push("output_format", format.value));
+  generate.addEventListener("click", start);
+  cancel.addEventListener("click", () => model.send({ type: "cancel" }));
+
+  on("change:prompt change:name change:output_format change:running change:sandbox change:credits_charged change:error change:notice change:status", sync);
+  on("change:media", showResult);
+  on("change:history", renderHistory);
+  sync();
+  tick();
+  showResult();
+  renderHistory();
+
+  const dispose = () => {
+    for (const fn of cleanups.splice(0)) fn();
+  };
+  signal?.addEventListener("abort", dispose);
+  return dispose;
+}
+
+export default { render };

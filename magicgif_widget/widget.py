@@ -1,0 +1,465 @@
+"""``GifWidget``: prompt, format, Generate, a live progress bar, the result inline, a history.
+
+The job runs as an asyncio task on the kernel's own loop (the kernel stays responsive);
+the token stays in the kernel: only ``sandbox`` and results are synced to the front end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import concurrent.futures
+import contextlib
+import io
+import logging
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anywidget
+import traitlets as t
+
+from .client import AsyncClient, Client
+from .client.errors import MagicHourError, ValidationError
+from .client.models import (
+    Created,
+    DownloadProgress,
+    Event,
+    ImageProject,
+    Retrying,
+    StatusChanged,
+)
+from .client.settings import Settings, default_settings
+from .client.validation import OUTPUT_FORMATS, check_name, check_output_format, check_style
+
+log = logging.getLogger("magicgif_widget")
+
+CHUNK = 4 * 1024 * 1024  # media goes to the browser in binary messages of at most this size
+STATIC_MAX = 1_500_000  # largest GIF kept as the notebook's static fallback image
+PROGRESS_EVERY = 0.12  # seconds between download-progress trait updates
+MIME = {"gif": "image/gif", "mp4": "video/mp4", "webm": "video/webm"}
+_render_times: dict[bool, list[float]] = {True: [], False: []}  # learned, per backend kind
+
+
+def _asset(name: str) -> Path:
+    """The front-end file: packaged under ``static/`` in a wheel, ``js/`` in a checkout."""
+    here = Path(__file__).parent
+    packaged = here / "static" / name
+    return packaged if packaged.is_file() else here.parent / "js" / name
+
+
+@dataclass(frozen=True)
+class Result:
+    """A finished generation: the file on disk, its project, and its bytes on demand."""
+
+    path: Path
+    output_format: str
+    project: ImageProject
+
+    @property
+    def data(self) -> bytes:
+        return self.path.read_bytes()
+
+    @property
+    def mime(self) -> str:
+        return MIME.get(self.output_format, "application/octet-stream")
+
+
+class GifWidget(anywidget.AnyWidget):
+    """Magic Hour's AI GIF generator as a notebook widget (on the sandbox without a token)."""
+
+    _esm = _asset("widget.js")
+    _css = _asset("widget.css")
+
+    prompt = t.Unicode("").tag(sync=True)
+    output_format = t.Enum(OUTPUT_FORMATS, default_value="gif").tag(sync=True)
+    name = t.Unicode("").tag(sync=True)
+    status = t.Unicode("idle").tag(sync=True)
+    progress = t.Float(0.0).tag(sync=True)
+    phase_started = t.Float(0.0).tag(sync=True)
+    job_started = t.Float(0.0).tag(sync=True)
+    render_estimate = t.Float(30.0).tag(sync=True)
+    running = t.Bool(False).tag(sync=True)
+    error = t.Unicode("").tag(sync=True)
+    notice = t.Unicode("").tag(sync=True)
+    sandbox = t.Bool(True).tag(sync=True)
+    project_id = t.Unicode("").tag(sync=True)
+    credits_charged = t.Int(0).tag(sync=True)
+    media = t.Dict().tag(sync=True)
+    history = t.List(t.Dict()).tag(sync=True)
+
+    def __init__(
+        self,
+        client: Client | AsyncClient | None = None,
+        prompt: str = "",
+        output_format: str = "gif",
+        name: str | None = None,
+        download_directory: str | Path | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if client is None:
+            self._settings: Settings = default_settings()
+        elif isinstance(client, (Client, AsyncClient)):
+            self._settings = client.settings
+        else:
+            raise ValidationError("client", "must be a magicgif_widget Client or AsyncClient")
+        fmt = check_output_format(output_format) or "gif"
+        super().__init__(prompt=prompt, output_format=fmt, name=name or "", **kwargs)
+        self.sandbox = self._settings.sandbox
+        self.render_estimate = _estimate(self._settings)
+        self.download_directory = Path(download_directory or Path.cwd() / "magicgif-output")
+        self._loop = _running_loop()
+        self._aclient: AsyncClient | None = None
+        self._task: asyncio.Future[Result] | concurrent.futures.Future[Result] | None = None
+        self._files: dict[str, tuple[Path, str]] = {}
+        self._displays: list[Any] = []
+        self._last_progress = 0.0
+        self._rendering_since: float | None = None
+        self.result: Result | None = None
+        self.on_msg(self._on_front_end_msg)
+
+    # -- public ------------------------------------------------------------------------
+
+    def generate(self) -> asyncio.Future[Result] | concurrent.futures.Future[Result]:
+        """Start a job with the current settings; returns its awaitable (the running one if busy).
+
+        Bad input raises ValidationError (and shows it in the widget) before anything is sent.
+        """
+        if self._task is not None and not self._task.done():
+            return self._task
+        try:
+            style = check_style({"prompt": self.prompt})
+            name = check_name(self.name.strip() or None)
+            fmt = check_output_format(self.output_format) or "gif"
+        except ValidationError as exc:
+            self.error = _friendly(exc)
+            raise
+        self.error = ""
+        self.notice = ""
+        self.running = True
+        self.status = "creating"
+        self.progress = 1.0
+        self.project_id = ""
+        self.credits_charged = 0
+        now = time.time() * 1000
+        self.job_started = self.phase_started = now
+        self._task = self._spawn(self._run(style, name, fmt))
+        self._task.add_done_callback(_observe)
+        return self._task
+
+    def cancel(self) -> None:
+        """Stop waiting now; the widget says what became of the server-side job."""
+        task = getattr(self, "_task", None)  # a widget whose __init__ failed has none
+        if task is None or task.done():
+            return
+        self.status = "canceled"
+        self.running = False
+        self.notice = _cancel_notice(self.project_id, self.sandbox, self.credits_charged)
+        if isinstance(task, asyncio.Future) and task.get_loop() is not _running_loop():
+            task.get_loop().call_soon_threadsafe(task.cancel)
+        else:
+            task.cancel()
+
+    def close(self) -> None:
+        """Cancel a running job, close the client's connections, and close the widget."""
+        self.cancel()
+        aclient, self._aclient = getattr(self, "_aclient", None), None
+        loop = getattr(self, "_loop", None)
+        if aclient is not None and loop is not None and not loop.is_closed():
+            self._spawn(aclient.close())
+        super().close()
+
+    def __repr__(self) -> str:
+        prompt = self.prompt if len(self.prompt) <= 40 else self.prompt[:39] + "…"
+        backend = "sandbox" if self.sandbox else "magic hour"
+        return (
+            f"GifWidget(prompt={prompt!r}, output_format={self.output_format!r}, "
+            f"status={self.status!r}, backend={backend!r})"
+        )
+
+    # -- display: the widget plus a static image for readers without a kernel -----------
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        bundle = super()._repr_mimebundle_(**kwargs)
+        data, meta = bundle if isinstance(bundle, tuple) else (bundle, {})
+        image = self._static_image()
+        if image is not None:
+            data = {**data, image[0]: base64.b64encode(image[1]).decode("ascii")}
+        return data, meta
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        data, meta = self._repr_mimebundle_()
+        handle = display(data, metadata=meta, raw=True, display_id=True)
+        if handle is not None:
+            self._displays.append(handle)
+
+    def _static_image(self) -> tuple[str, bytes] | None:
+        result = self.result
+        if result is None or not result.path.is_file():
+            return None
+        try:
+            if result.output_format == "gif" and result.path.stat().st_size <= STATIC_MAX:
+                return "image/gif", result.data
+            return "image/png", _first_frame_png(result.path)
+        except Exception:
+            log.debug("no static image for %s", result.path, exc_info=True)
+            return None
+
+    def _refresh_displays(self) -> None:
+        if not self._displays:
+            return
+        data, meta = self._repr_mimebundle_()
+        for handle in self._displays:
+            try:
+                handle.update(data, metadata=meta, raw=True)
+            except Exception:
+                log.debug("display update failed", exc_info=True)
+
+    # -- the job -------------------------------------------------------------------------
+
+    async def _run(self, style: dict[str, Any], name: str | None, fmt: str) -> Result:
+        client = self._client()
+        try:
+            project = await client.v1.ai_gif_generator.generate(
+                style=style,
+                name=name,
+                output_format=fmt,
+                download_directory=self.download_directory,
+                on_event=self._on_event,
+            )
+        except asyncio.CancelledError:
+            self.status = "canceled"
+            self.running = False
+            self.notice = _cancel_notice(self.project_id, self.sandbox, self.credits_charged)
+            raise
+        except MagicHourError as exc:
+            self.status = "failed"
+            self.running = False
+            self.error = _friendly(exc)
+            raise
+        except Exception as exc:
+            self.status = "failed"
+            self.running = False
+            self.error = f"Unexpected error: {type(exc).__name__}: {exc}"
+            raise
+        path = Path((project.downloaded_paths or [""])[0])
+        result = Result(path, fmt, project)
+        self._publish(result, style["prompt"], name)
+        return result
+
+    def _publish(self, result: Result, prompt: str, name: str | None) -> None:
+        key = f"{result.project.id}:{len(self._files)}"
+        self._files[key] = (result.path, result.mime)
+        entry = {
+            "key": key,
+            "project_id": result.project.id,
+            "prompt": prompt,
+            "name": name or "",
+            "format": result.output_format,
+            "mime": result.mime,
+            "filename": result.path.name,
+            "size": result.path.stat().st_size,
+            "credits": result.project.credits_charged,
+        }
+        self.result = result
+        self.media = entry
+        self.history = [entry, *self.history][:24]
+        self.credits_charged = result.project.credits_charged
+        self.progress = 100.0
+        self.running = False
+        self.status = "complete"
+        self._refresh_displays()
+
+    def _on_event(self, event: Event) -> None:
+        now = time.monotonic()
+        if isinstance(event, Created):
+            self.project_id = event.project_id
+            self.credits_charged = event.credits_charged
+            self._phase("queued", 5.0)
+        elif isinstance(event, StatusChanged):
+            if event.status == "rendering":
+                self._rendering_since = now
+                self._phase("rendering", 12.0)
+            elif event.status == "complete":
+                if self._rendering_since is not None:
+                    _learn(self._settings, now - self._rendering_since)
+                    self.render_estimate = _estimate(self._settings)
+                self._phase("downloading", 88.0)
+            elif event.status == "queued":
+                self._phase("queued", 5.0)
+        elif isinstance(event, DownloadProgress):
+            if event.total and now - self._last_progress >= PROGRESS_EVERY:
+                self._last_progress = now
+                self.progress = max(self.progress, 88.0 + 11.0 * event.received / event.total)
+        elif isinstance(event, Retrying):
+            self.notice = f"{event.reason} on {event.operation}; retrying in {event.delay:.1f} s"
+
+    def _phase(self, status: str, floor: float) -> None:
+        if self.status == "canceled":
+            return
+        self.status = status
+        self.phase_started = time.time() * 1000
+        self.progress = max(self.progress, floor)
+        if status != "rendering" and self.notice.endswith(" s") and "retrying" in self.notice:
+            self.notice = ""
+
+    def _client(self) -> AsyncClient:
+        if self._aclient is None:
+            self._aclient = AsyncClient.from_settings(self._settings)
+        return self._aclient
+
+    def _spawn(self, coro: Any) -> Any:
+        """Run ``coro`` as a task on the kernel's loop (from any thread)."""
+        running = _running_loop()
+        if self._loop is None or self._loop.is_closed():
+            self._loop = running
+        if self._loop is None:
+            self._loop = _fallback_loop()
+        if running is self._loop:
+            return self._loop.create_task(coro)
+        return asyncio.run_coroutine_threadsafe(coro, self._loop)
+
+    # -- messages from the front end -----------------------------------------------------
+
+    def _on_front_end_msg(self, _widget: Any, content: Any, _buffers: Any) -> None:
+        if not isinstance(content, dict):
+            return
+        kind = content.get("type")
+        if kind == "generate":
+            with contextlib.suppress(ValidationError):  # already shown in the alert area
+                self.generate()
+        elif kind == "cancel":
+            self.cancel()
+        elif kind == "media":
+            self._send_media(str(content.get("key", "")), content.get("req"))
+
+    def _send_media(self, key: str, req: Any) -> None:
+        entry = self._files.get(key)
+        if entry is None or not entry[0].is_file():
+            self.send(
+                {
+                    "type": "media-error",
+                    "req": req,
+                    "key": key,
+                    "message": "this output is no longer on disk",
+                }
+            )
+            return
+        path, mime = entry
+        data = path.read_bytes()
+        chunks = max(1, -(-len(data) // CHUNK))
+        for seq in range(chunks):
+            part = data[seq * CHUNK : (seq + 1) * CHUNK]
+            header = {
+                "type": "media",
+                "req": req,
+                "key": key,
+                "mime": mime,
+                "seq": seq,
+                "chunks": chunks,
+                "size": len(data),
+            }
+            self.send(header, buffers=[part])
+
+
+# ---- helpers -------------------------------------------------------------------------------
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+_fallback: Any = None
+
+
+def _fallback_loop() -> asyncio.AbstractEventLoop:
+    """Outside a kernel (a plain script) jobs run on one private loop thread."""
+    global _fallback
+    if _fallback is None:
+        from .client.sync import LoopThread
+
+        _fallback = LoopThread("magicgif-widget")
+    return _fallback.loop  # type: ignore[no-any-return]
+
+
+def _observe(task: Any) -> None:
+    """Mark a task's exception as seen: the widget already shows it."""
+    if not task.cancelled():
+        task.exception()
+
+
+def _learn(settings: Settings, seconds: float) -> None:
+    times = _render_times[settings.sandbox]
+    times.append(seconds)
+    del times[:-8]
+
+
+def _estimate(settings: Settings) -> float:
+    """Expected render seconds: the median of recent jobs, else a default for the backend."""
+    times = _render_times[settings.sandbox]
+    if times:
+        return round(statistics.median(times), 2)
+    if settings.sandbox:
+        from .emulator import sandbox_emulator
+
+        return max(0.5, sandbox_emulator().store.render_seconds * 0.8)
+    return 30.0
+
+
+def _cancel_notice(project_id: str, sandbox: bool, credits: int) -> str:
+    if not project_id:
+        return "Canceled before the job was created: nothing was charged."
+    if sandbox:
+        return f"Canceled. Sandbox job {project_id} was abandoned (the sandbox charges nothing)."
+    return (
+        f"Stopped waiting. Magic Hour has no cancel endpoint, so job {project_id} keeps "
+        f"running and its {credits} credits are spent; fetch it later with "
+        f"client.v1.image_projects.check_result({project_id!r})."
+    )
+
+
+def _friendly(exc: MagicHourError) -> str:
+    """One actionable sentence for the alert area (never includes the token)."""
+    from .client import errors as e
+
+    prefix = {
+        e.ValidationError: "Check your input",
+        e.AuthenticationError: "The API token was rejected",
+        e.InsufficientCreditsError: "Not enough credits",
+        e.RateLimitError: "Rate limited by Magic Hour",
+        e.JobFailedError: "The job failed",
+        e.JobCanceledError: "The job was canceled",
+        e.GenerationTimeout: "Gave up waiting",
+        e.NetworkError: "Network problem",
+        e.ServerError: "Magic Hour had a server error",
+        e.DownloadError: "The download failed",
+    }
+    for cls, text in prefix.items():
+        if isinstance(exc, cls):
+            return f"{text}: {exc}"
+    return str(exc)
+
+
+def _first_frame_png(path: Path) -> bytes:
+    """The first frame of an animation as a small PNG."""
+    from PIL import Image
+
+    if path.suffix.lower() == ".gif":
+        with Image.open(path) as im:
+            frame = im.convert("RGB")
+    else:
+        import av
+
+        with av.open(str(path)) as container:
+            frame = next(container.decode(video=0)).to_image()
+    frame.thumbnail((320, 320))
+    buf = io.BytesIO()
+    frame.save(buf, "PNG", optimize=True)
+    return buf.getvalue()

@@ -1,0 +1,166 @@
+"""GifWidget's model without a browser: traits, the task lifecycle, cancel, errors, no token."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+from magicgif_widget import Client, GifWidget, JobFailedError, ValidationError
+from magicgif_widget import widget as widget_module
+
+from .conftest import Server
+
+CANARY = "mhk_live_CANARY_widget_77"
+
+
+@pytest.fixture
+def make(server: Server, tmp_path: Path):
+    made: list[GifWidget] = []
+
+    def factory(**kw) -> GifWidget:
+        kw.setdefault("client", Client(base_url=server.url, token=CANARY))
+        kw.setdefault("download_directory", tmp_path)
+        w = GifWidget(**kw)
+        made.append(w)
+        return w
+
+    yield factory
+    for w in made:
+        w.close()
+
+
+async def test_generate_from_python_fills_traits_and_result(make, server: Server):
+    w = make(prompt="a happy cat", output_format="gif")
+    seen: list[str] = []
+    w.observe(lambda change: seen.append(change["new"]), names="status")
+    result = await w.generate()
+    assert w.status == "complete" and w.progress == 100 and not w.running and w.error == ""
+    assert result.path.is_file() and result.data[:6] == b"GIF89a" and w.result is result
+    assert w.media["key"] and w.media["format"] == "gif" and w.media["size"] == len(result.data)
+    assert [h["prompt"] for h in w.history] == ["a happy cat"]
+    assert seen[0] == "creating" and "queued" in seen and seen[-1] == "complete"
+    assert w.project_id == result.project.id and w.credits_charged == 50
+    assert server.stats()["creates"] == 1
+
+
+async def test_double_generate_makes_one_job(make, server: Server):
+    w = make(prompt="twice")
+    first, second = w.generate(), w.generate()
+    assert first is second
+    await first
+    assert server.stats()["creates"] == 1
+
+
+async def test_empty_prompt_is_an_inline_error_and_sends_nothing(make, server: Server):
+    w = make(prompt="   ")
+    with pytest.raises(ValidationError):
+        w.generate()
+    assert "must not be empty" in w.error and w.status == "idle" and not w.running
+    w._on_front_end_msg(w, {"type": "generate"}, [])  # the button does the same, quietly
+    assert server.stats()["requests"] == {}
+
+
+async def test_cancel_stops_at_once_and_says_what_became_of_the_job(make, server: Server):
+    server.reset(render_seconds=30)
+    w = make(prompt="slow")
+    task = w.generate()
+    while not w.project_id:
+        await asyncio.sleep(0.01)
+    w._on_front_end_msg(w, {"type": "cancel"}, [])
+    assert w.status == "canceled" and not w.running
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert w.project_id in w.notice and "no cancel endpoint" in w.notice
+    assert "check_result" in w.notice and server.stats()["creates"] == 1
+
+
+async def test_failed_job_shows_an_actionable_error(make, server: Server):
+    server.fault(route="create", outcome="error")
+    w = make(prompt="doomed")
+    with pytest.raises(JobFailedError):
+        await w.generate()
+    assert w.status == "failed" and w.error.startswith("The job failed:") and not w.running
+    assert w.project_id in w.error
+
+
+async def test_rate_limit_retry_shows_a_notice_then_completes(make, server: Server):
+    server.fault(route="poll", status=429, retry_after=0.3)
+    w = make(prompt="busy")
+    notices: list[str] = []
+    w.observe(lambda change: notices.append(change["new"]), names="notice")
+    await w.generate()
+    assert any("HTTP 429" in n and "retrying" in n for n in notices) and w.status == "complete"
+
+
+async def test_state_and_display_never_carry_the_token(make):
+    w = make(prompt="secret keeper")
+    await w.generate()
+    state = json.dumps(w.get_state(), default=repr)
+    data, _meta = w._repr_mimebundle_()
+    assert CANARY not in state and CANARY not in json.dumps(data) and CANARY not in repr(w)
+    assert w.sandbox is False
+
+
+async def test_static_image_joins_the_mimebundle_after_completion(make):
+    w = make(prompt="static")
+    data, _ = w._repr_mimebundle_()
+    assert "image/gif" not in data
+    await w.generate()
+    data, _ = w._repr_mimebundle_()
+    assert data["image/gif"] and "application/vnd.jupyter.widget-view+json" in data
+
+
+async def test_video_static_image_is_a_png_frame(make):
+    w = make(prompt="video", output_format="mp4")
+    result = await w.generate()
+    assert result.path.suffix == ".mp4" and w.media["mime"] == "video/mp4"
+    data, _ = w._repr_mimebundle_()
+    assert "image/png" in data
+
+
+async def test_media_goes_out_in_binary_chunks(make, monkeypatch):
+    w = make(prompt="chunks")
+    result = await w.generate()
+    sent: list[tuple[dict, list]] = []
+    monkeypatch.setattr(w, "send", lambda content, buffers=None: sent.append((content, buffers)))
+    monkeypatch.setattr(widget_module, "CHUNK", 100_000)
+    w._on_front_end_msg(w, {"type": "media", "key": w.media["key"], "req": "r1"}, [])
+    assert len(sent) == -(-len(result.data) // 100_000) > 1
+    assert b"".join(bytes(b[0]) for _, b in sent) == result.data
+    assert all(c["req"] == "r1" and c["chunks"] == len(sent) for c, _ in sent)
+    sent.clear()
+    w._on_front_end_msg(w, {"type": "media", "key": "nope", "req": "r2"}, [])
+    assert sent[0][0]["type"] == "media-error"
+
+
+def test_repr_is_stable_and_meaningful(server: Server, tmp_path: Path):
+    w = GifWidget(client=Client(base_url=server.url), prompt="x" * 60, download_directory=tmp_path)
+    assert repr(w) == (
+        "GifWidget(prompt='" + "x" * 39 + "…', output_format='gif', status='idle', "
+        "backend='magic hour')"
+    )
+    with pytest.raises(ValidationError, match="output_format"):
+        GifWidget(client=Client(base_url=server.url), output_format="png")
+    with pytest.raises(ValidationError, match="client"):
+        GifWidget(client="not a client")  # type: ignore[arg-type]
+    w.close()
+
+
+def test_no_client_means_the_sandbox(tmp_path: Path):
+    w = GifWidget(download_directory=tmp_path)
+    assert w.sandbox and "sandbox" in repr(w)
+    w.close()
+
+
+async def test_close_cancels_a_running_job(make, server: Server):
+    server.reset(render_seconds=30)
+    w = make(prompt="closing")
+    task = w.generate()
+    while not w.project_id:
+        await asyncio.sleep(0.01)
+    w.close()
+    with pytest.raises(asyncio.CancelledError):
+        await task

@@ -75,6 +75,13 @@ class MediaCache {
   }
 }
 
+function caption(media) {
+  const kb = media.size / 1024;
+  const size = kb >= 1024 ? `${(kb / 1024).toFixed(1)} MB` : `${Math.round(kb)} KB`;
+  const cost = media.credits ? ` · ${media.credits} credits` : "";
+  return `${media.format.toUpperCase()} · ${size} · ${media.filename}${cost}`;
+}
+
 function mediaElement(format, url, { thumb = false } = {}) {
   if (format === "gif") return h("img", { src: url, alt: thumb ? "" : "Generated animation", class: "mg-media" });
   const video = h("video", {
@@ -215,7 +222,7 @@ function render({ model, el, signal }) {
           "figure",
           { class: "mg-result" },
           mediaElement(media.format, url),
-          h("figcaption", { text: media.prompt }),
+          h("figcaption", { text: caption(media) }),
         );
         stage.replaceChildren(figure);
       },

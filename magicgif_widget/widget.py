@@ -154,8 +154,7 @@ class GifWidget(anywidget.AnyWidget):
         task = getattr(self, "_task", None)  # a widget whose __init__ failed has none
         if task is None or task.done():
             return
-        self.status = "canceled"
-        self.running = False
+        self._finish("canceled")
         self.notice = _cancel_notice(self.project_id, self.sandbox, self.credits_charged)
         if isinstance(task, asyncio.Future) and task.get_loop() is not _running_loop():
             task.get_loop().call_soon_threadsafe(task.cancel)
@@ -232,19 +231,16 @@ class GifWidget(anywidget.AnyWidget):
                 on_event=self._on_event,
             )
         except asyncio.CancelledError:
-            self.status = "canceled"
-            self.running = False
+            self._finish("canceled")
             self.notice = _cancel_notice(self.project_id, self.sandbox, self.credits_charged)
             raise
         except MagicHourError as exc:
-            self.status = "failed"
-            self.running = False
             self.error = _friendly(exc)
+            self._finish("failed")
             raise
         except Exception as exc:
-            self.status = "failed"
-            self.running = False
             self.error = f"Unexpected error: {type(exc).__name__}: {exc}"
+            self._finish("failed")
             raise
         path = Path((project.downloaded_paths or [""])[0])
         result = Result(path, fmt, project)
@@ -263,15 +259,14 @@ class GifWidget(anywidget.AnyWidget):
             "mime": result.mime,
             "filename": result.path.name,
             "size": result.path.stat().st_size,
-            "credits": result.project.credits_charged,
+            "credits": 0 if self.sandbox else result.project.credits_charged,
         }
         self.result = result
         self.media = entry
         self.history = [entry, *self.history][:24]
         self.credits_charged = result.project.credits_charged
         self.progress = 100.0
-        self.running = False
-        self.status = "complete"
+        self._finish("complete")
         self._refresh_displays()
 
     def _on_event(self, event: Event) -> None:
@@ -297,6 +292,12 @@ class GifWidget(anywidget.AnyWidget):
                 self.progress = max(self.progress, 88.0 + 11.0 * event.received / event.total)
         elif isinstance(event, Retrying):
             self.notice = f"{event.reason} on {event.operation}; retrying in {event.delay:.1f} s"
+
+    def _finish(self, status: str) -> None:
+        """End the job: ``phase_started`` then marks when, so the front end shows the total."""
+        self.phase_started = time.time() * 1000
+        self.running = False
+        self.status = status
 
     def _phase(self, status: str, floor: float) -> None:
         if self.status == "canceled":

@@ -1,0 +1,225 @@
+"""GifWidget in a real browser: JupyterLab 4 and Notebook 7, driven by Playwright in Chromium."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from ..conftest import Server
+from .conftest import NotebookPage
+
+pytestmark = pytest.mark.timeout(180)
+BOTH_APPS = pytest.mark.parametrize("jupyter_app", ["lab", "notebook"], indirect=True)
+CANARY = "mhk_live_CANARY_e2e_4242"
+
+
+def widget_cell(server: Server, tmp_path: Path) -> str:
+    return (
+        "from magicgif_widget import Client, GifWidget, PollPolicy\n"
+        f"client = Client(base_url={server.url!r}, poll=PollPolicy(interval=0.2))\n"
+        f"w = GifWidget(client=client, download_directory={str(tmp_path)!r})\n"
+        "w"
+    )
+
+
+def widget(page: NotebookPage):
+    root = page.output_locator(0).locator(".magicgif")
+    expect(root).to_be_visible()
+    return root
+
+
+def progress_value(root) -> int:
+    return int(root.get_by_role("progressbar").get_attribute("aria-valuenow") or 0)
+
+
+@BOTH_APPS
+def test_generate_a_gif_with_a_live_progress_bar(
+    notebook_page: NotebookPage, jupyter_app, server: Server, tmp_path: Path
+):
+    server.reset(render_seconds=3.0)
+    notebook_page.open([widget_cell(server, tmp_path)])
+    notebook_page.run_all()
+    root = widget(notebook_page)
+    root.get_by_label("Prompt").fill("A paper boat on a stormy sea")
+    root.get_by_label("Format").select_option("gif")
+    root.get_by_label("Name").fill("boat")
+    root.get_by_role("button", name="Generate").click()
+
+    bar = root.get_by_role("progressbar")
+    expect(bar).to_be_visible()
+    expect(root.get_by_role("button", name="Generate")).to_be_disabled()
+    expect(root.locator(".mg-status")).to_contain_text("Rendering", timeout=10_000)
+    first = progress_value(root)
+    time.sleep(0.8)
+    second = progress_value(root)
+    assert 0 < first < second < 100, (first, second)
+
+    image = root.locator(".mg-stage img")
+    expect(image).to_be_visible(timeout=20_000)
+    loaded = image.evaluate("img => img.complete && img.naturalWidth > 0")
+    assert loaded
+    assert progress_value(root) == 100
+    expect(root.locator(".mg-status")).to_contain_text("Complete")
+    job = next(iter(server.emulator.store.jobs.values()))
+    assert job.prompt == "A paper boat on a stormy sea" and job.name == "boat"
+    # The history strip holds the result; Reuse puts its settings back.
+    expect(root.locator(".mg-item")).to_have_count(1)
+    root.get_by_label("Prompt").fill("something else")
+    root.get_by_role("button", name="Reuse: A paper boat on a stormy sea").click()
+    expect(root.get_by_label("Prompt")).to_have_value("A paper boat on a stormy sea")
+    assert notebook_page.errors() == []
+
+
+@pytest.mark.parametrize("jupyter_app", ["lab"], indirect=True)
+@pytest.mark.parametrize("fmt", ["mp4", "webm"])
+def test_video_formats_play_inline(
+    notebook_page: NotebookPage, jupyter_app, server: Server, tmp_path: Path, fmt: str
+):
+    server.reset(render_seconds=0.5)
+    notebook_page.open([widget_cell(server, tmp_path)])
+    notebook_page.run_all()
+    root = widget(notebook_page)
+    root.get_by_label("Prompt").fill(f"a {fmt} of fireflies")
+    root.get_by_label("Format").select_option(fmt)
+    root.get_by_role("button", name="Generate").click()
+    video = root.locator(".mg-stage video")
+    expect(video).to_be_visible(timeout=20_000)
+    deadline = time.monotonic() + 10
+    state: dict = {}
+    while time.monotonic() < deadline:
+        state = video.evaluate(
+            "v => ({ready: v.readyState, paused: v.paused, t: v.currentTime, w: v.videoWidth,"
+            " error: v.error && v.error.code, loop: v.loop, muted: v.muted})"
+        )
+        if state["t"] > 0.2:
+            break
+        time.sleep(0.2)
+    assert state["error"] is None and state["w"] > 0 and not state["paused"], state
+    assert state["t"] > 0.2 and state["loop"] and state["muted"], state
+
+
+@BOTH_APPS
+def test_cancel_tells_what_became_of_the_job(
+    notebook_page: NotebookPage, jupyter_app, server: Server, tmp_path: Path
+):
+    server.reset(render_seconds=60)
+    notebook_page.open([widget_cell(server, tmp_path)])
+    notebook_page.run_all()
+    root = widget(notebook_page)
+    root.get_by_label("Prompt").fill("never finishes")
+    root.get_by_role("button", name="Generate").click()
+    expect(root.locator(".mg-status")).to_contain_text(re.compile("Queued|Rendering"))
+    root.get_by_role("button", name="Cancel").click()
+    expect(root.locator(".mg-status")).to_contain_text("Canceled", timeout=3_000)
+    expect(root.locator(".mg-notice")).to_contain_text("keeps running")
+    expect(root.get_by_role("button", name="Generate")).to_be_enabled()
+    project_id = next(iter(server.emulator.store.jobs))
+    expect(root.locator(".mg-notice")).to_contain_text(project_id)
+    assert server.stats()["creates"] == 1
+
+
+@pytest.mark.parametrize("jupyter_app", ["lab"], indirect=True)
+def test_errors_show_in_the_alert_area(
+    notebook_page: NotebookPage, jupyter_app, server: Server, tmp_path: Path
+):
+    notebook_page.open([widget_cell(server, tmp_path)])
+    notebook_page.run_all()
+    root = widget(notebook_page)
+    # An empty prompt: an inline error, nothing sent.
+    root.get_by_role("button", name="Generate").click()
+    expect(root.get_by_role("alert")).to_contain_text("must not be empty")
+    assert server.stats()["requests"] == {}
+    # A job that fails on the server.
+    server.fault(route="create", outcome="error")
+    root.get_by_label("Prompt").fill("doomed")
+    root.get_by_role("button", name="Generate").click()
+    expect(root.get_by_role("alert")).to_contain_text("The job failed", timeout=15_000)
+    expect(root.locator(".mg-status")).to_contain_text("Failed")
+    # Out of credits, after the emulator's balance runs dry.
+    server.emulator.store.initial_credits = 0
+    root.get_by_role("button", name="Generate").click()
+    expect(root.get_by_role("alert")).to_contain_text("Not enough credits", timeout=10_000)
+
+
+@BOTH_APPS
+def test_sandbox_badge_and_dark_theme_screenshot(
+    notebook_page: NotebookPage, jupyter_app, tmp_path: Path
+):
+    cells = [
+        "import os\nos.environ['MAGICGIF_SANDBOX_RENDER_SECONDS'] = '0.5'\n"
+        "from magicgif_widget import GifWidget\n"
+        f"GifWidget(prompt='Cute dancing cat, pixel art', download_directory={str(tmp_path)!r})"
+    ]
+    notebook_page.open(cells, theme="dark")
+    notebook_page.run_all()
+    root = widget(notebook_page)
+    expect(root.locator(".mg-badge")).to_have_text("sandbox")
+    root.get_by_label("Prompt").press("Control+Enter")
+    expect(root.locator(".mg-stage img")).to_be_visible(timeout=20_000)
+    expect(root.locator(".mg-item")).to_have_count(1)
+    time.sleep(0.3)
+    shot = root.screenshot(path=str(_shots(tmp_path) / f"widget-dark-{jupyter_app.app}.png"))
+    assert len(shot) > 10_000
+
+
+@pytest.mark.parametrize("jupyter_app", ["lab"], indirect=True)
+def test_light_theme_screenshot(notebook_page: NotebookPage, jupyter_app, tmp_path: Path):
+    cells = [
+        "import os\nos.environ['MAGICGIF_SANDBOX_RENDER_SECONDS'] = '0.5'\n"
+        "from magicgif_widget import GifWidget\n"
+        f"GifWidget(prompt='A lighthouse at dusk', download_directory={str(tmp_path)!r})"
+    ]
+    notebook_page.open(cells)
+    notebook_page.run_all()
+    root = widget(notebook_page)
+    root.get_by_role("button", name="Generate").click()
+    expect(root.locator(".mg-stage img")).to_be_visible(timeout=20_000)
+    time.sleep(0.3)
+    shot = root.screenshot(path=str(_shots(tmp_path) / "widget-light-lab.png"))
+    assert len(shot) > 10_000
+
+
+@pytest.mark.parametrize("jupyter_app", ["lab"], indirect=True)
+def test_saved_notebook_holds_no_token(
+    notebook_page: NotebookPage, jupyter_app, server: Server, tmp_path: Path
+):
+    cell = (
+        "import os\nfrom magicgif_widget import Client, GifWidget, PollPolicy\n"
+        f"client = Client(base_url={server.url!r}, token=os.environ['MG_T'],"
+        " poll=PollPolicy(interval=0.2))\n"
+        f"w = GifWidget(client=client, download_directory={str(tmp_path)!r})\nw"
+    )
+    notebook_page.open([cell])
+    # The token reaches the kernel through its environment only, as a user would set it.
+    notebook_page.page.evaluate(
+        "code => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel"
+        ".requestExecute({code}).done",
+        f"import os; os.environ['MG_T'] = {CANARY!r}",
+    )
+    notebook_page.run_all()
+    root = widget(notebook_page)
+    root.get_by_label("Prompt").fill("a secret-keeping owl")
+    root.get_by_role("button", name="Generate").click()
+    expect(root.locator(".mg-stage img")).to_be_visible(timeout=20_000)
+    assert CANARY not in root.inner_html()
+    notebook_page.command("docmanager:save")
+    saved = jupyter_app.root_dir / notebook_page.path
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and "image/gif" not in saved.read_text():
+        time.sleep(0.2)
+    text = saved.read_text()
+    assert "image/gif" in text, "the static fallback image should be saved with the output"
+    assert CANARY not in text
+
+
+def _shots(default: Path) -> Path:
+    """Where screenshots go: $MAGICGIF_SCREENSHOTS (to look at them), else the test's tmp dir."""
+    import os
+
+    path = Path(os.environ.get("MAGICGIF_SCREENSHOTS") or default)
+    path.mkdir(parents=True, exist_ok=True)
+    return path

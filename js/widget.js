@@ -125,6 +125,10 @@ function render({ model, el, signal }) {
   const generate = h("button", { type: "button", class: "mg-button mg-primary", text: "Generate" });
   const cancel = h("button", { type: "button", class: "mg-button", text: "Cancel" });
   const badge = h("span", { class: "mg-badge", title: "No API token: animations are drawn locally, no AI, no credits" });
+  const hint = h("div", {
+    class: "mg-hint",
+    text: "Sandbox: no API token is set, so animations are drawn locally (no AI, no credits). Set MAGIC_HOUR_API_TOKEN to use Magic Hour.",
+  });
   const credits = h("span", { class: "mg-credits" });
   const bar = h("div", { class: "mg-bar-fill" });
   const progress = h(
@@ -143,6 +147,7 @@ function render({ model, el, signal }) {
     "div",
     { class: "magicgif" },
     h("div", { class: "mg-header" }, h("span", { class: "mg-title", text: "AI GIF generator" }), badge, credits),
+    hint,
     h("label", { class: "mg-label", for: prompt.id }, h("span", { text: "Prompt" }), counter),
     prompt,
     h(
@@ -173,6 +178,7 @@ function render({ model, el, signal }) {
     const sandbox = model.get("sandbox");
     badge.textContent = sandbox ? "sandbox" : "";
     badge.hidden = !sandbox;
+    hint.hidden = !sandbox;
     const charged = model.get("credits_charged");
     credits.textContent = !sandbox && charged ? `${charged} credits charged` : "";
     counter.textContent = `${prompt.value.length}/500`;

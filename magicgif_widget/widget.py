@@ -14,6 +14,7 @@ import io
 import logging
 import statistics
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ from .client.models import (
     Retrying,
     StatusChanged,
 )
-from .client.settings import Settings, default_settings
+from .client.settings import SandboxWarning, Settings, default_settings
 from .client.validation import OUTPUT_FORMATS, check_name, check_output_format, check_style
 
 log = logging.getLogger("magicgif_widget")
@@ -100,7 +101,9 @@ class GifWidget(anywidget.AnyWidget):
         **kwargs: Any,
     ) -> None:
         if client is None:
-            self._settings: Settings = default_settings()
+            with warnings.catch_warnings():  # the widget shows its own sandbox badge and hint
+                warnings.simplefilter("ignore", SandboxWarning)
+                self._settings: Settings = default_settings()
         elif isinstance(client, (Client, AsyncClient)):
             self._settings = client.settings
         else:

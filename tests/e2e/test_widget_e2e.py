@@ -223,3 +223,46 @@ def _shots(default: Path) -> Path:
     path = Path(os.environ.get("MAGICGIF_SCREENSHOTS") or default)
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+@pytest.mark.parametrize("jupyter_app", ["lab"], indirect=True)
+def test_two_views_of_one_widget_and_chunked_big_media(
+    notebook_page: NotebookPage, jupyter_app, server: Server, tmp_path: Path
+):
+    """One model shown twice; a 10 MB output crosses in several binary chunks to both views."""
+    big = tmp_path / "big.gif"
+    _big_gif(big)
+    assert big.stat().st_size > 9_000_000
+    server.reset(render_seconds=0.3)
+    server.emulator.output_file = big
+    try:
+        notebook_page.open([widget_cell(server, tmp_path / "out"), "w"])
+        notebook_page.run_all()
+        first = widget(notebook_page)
+        second = notebook_page.output_locator(1).locator(".magicgif")
+        expect(second).to_be_visible()
+        first.get_by_label("Prompt").fill("a very large animation")
+        first.get_by_role("button", name="Generate").click()
+        for view in (first, second):
+            image = view.locator(".mg-stage img")
+            expect(image).to_be_visible(timeout=30_000)
+            assert image.evaluate("img => img.complete && img.naturalWidth > 0")
+        size = first.locator(".mg-stage img").evaluate(
+            "img => fetch(img.src).then(r => r.blob()).then(b => b.size)"
+        )
+        assert size == big.stat().st_size
+    finally:
+        server.emulator.output_file = None
+
+
+def _big_gif(path: Path) -> None:
+    """An animated GIF of about 10 MB: noisy frames compress badly."""
+    import random
+
+    from PIL import Image
+
+    rng = random.Random(7)
+    frames = [
+        Image.frombytes("L", (600, 600), rng.randbytes(600 * 600)).convert("P") for _ in range(30)
+    ]
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=80, loop=0)

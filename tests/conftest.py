@@ -88,3 +88,9 @@ def leftovers(directory: Path) -> list[str]:
 
 
 PROMPT = {"prompt": "Cute dancing cat, pixel art"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Browser tests last: they are the slowest, and Playwright's sync API keeps an event
+    loop running in the main thread while its fixtures live."""
+    items.sort(key=lambda item: "e2e" in item.path.parts)

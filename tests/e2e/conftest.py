@@ -369,7 +369,7 @@ def jupyter_app(request: pytest.FixtureRequest, jupyter_servers: JupyterServers)
 # --- browser ----------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
     """Headless Debian Chromium driven by Playwright's sync API (never ``playwright install``)."""
     if not Path(CHROMIUM).exists():

@@ -47,7 +47,7 @@ def test_generate_a_gif_with_a_live_progress_bar(
     root.get_by_label("Prompt").fill("A paper boat on a stormy sea")
     root.get_by_label("Format").select_option("gif")
     root.get_by_label("Name").fill("boat")
-    root.get_by_role("button", name="Generate").click()
+    root.get_by_role("button", name="Generate").dblclick()  # a double click makes one job
 
     bar = root.get_by_role("progressbar")
     expect(bar).to_be_visible()
@@ -64,8 +64,16 @@ def test_generate_a_gif_with_a_live_progress_bar(
     assert loaded
     assert progress_value(root) == 100
     expect(root.locator(".mg-status")).to_contain_text("Complete")
+    assert server.stats()["creates"] == 1
     job = next(iter(server.emulator.store.jobs.values()))
     assert job.prompt == "A paper boat on a stormy sea" and job.name == "boat"
+    expect(root.locator(".mg-credits")).to_have_text("50 credits charged")
+    # Download saves the file through the browser, byte for byte.
+    with notebook_page.page.expect_download() as info:
+        root.get_by_role("button", name=re.compile("^Download ")).click()
+    saved = Path(info.value.path())
+    assert info.value.suggested_filename == f"{job.id}.gif"
+    assert saved.read_bytes() == (tmp_path / f"{job.id}.gif").read_bytes()
     # The history strip holds the result; Reuse puts its settings back.
     expect(root.locator(".mg-item")).to_have_count(1)
     root.get_by_label("Prompt").fill("something else")

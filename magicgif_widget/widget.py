@@ -38,7 +38,6 @@ from .client.validation import OUTPUT_FORMATS, check_name, check_output_format, 
 log = logging.getLogger("magicgif_widget")
 
 CHUNK = 4 * 1024 * 1024  # media goes to the browser in binary messages of at most this size
-STATIC_MAX = 1_500_000  # largest GIF kept as the notebook's static fallback image
 PROGRESS_EVERY = 0.12  # seconds between download-progress trait updates
 MIME = {"gif": "image/gif", "mp4": "video/mp4", "webm": "video/webm"}
 _render_times: dict[bool, list[float]] = {True: [], False: []}  # learned, per backend kind
@@ -204,8 +203,6 @@ class GifWidget(anywidget.AnyWidget):
         if result is None or not result.path.is_file():
             return None
         try:
-            if result.output_format == "gif" and result.path.stat().st_size <= STATIC_MAX:
-                return "image/gif", result.data
             return "image/png", _first_frame_png(result.path)
         except Exception:
             log.debug("no static image for %s", result.path, exc_info=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from pathlib import Path
 
@@ -107,10 +108,12 @@ async def test_state_and_display_never_carry_the_token(make):
 async def test_static_image_joins_the_mimebundle_after_completion(make):
     w = make(prompt="static")
     data, _ = w._repr_mimebundle_()
-    assert "image/gif" not in data
+    assert "image/png" not in data
     await w.generate()
     data, _ = w._repr_mimebundle_()
-    assert data["image/gif"] and "application/vnd.jupyter.widget-view+json" in data
+    png = base64.b64decode(data["image/png"])
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) < 150_000
+    assert "application/vnd.jupyter.widget-view+json" in data
 
 
 async def test_video_static_image_is_a_png_frame(make):

@@ -131,7 +131,7 @@ class Emulator:
             Route("/emulator/uploads/{key}/{filename}", self.upload, methods=["PUT"]),
             Route("/emulator/stats", self.stats, methods=["GET"]),
             Route("/emulator/reset", self.reset, methods=["POST"]),
-            Route("/emulator/faults", self.add_fault, methods=["POST"]),
+            Route("/emulator/faults", self.post_fault, methods=["POST"]),
             Route("/emulator/faults", self.list_faults, methods=["GET"]),
             Route("/emulator/health", self.health, methods=["GET"]),
         ]
@@ -375,6 +375,15 @@ class Emulator:
 
     # -- test hooks ----------------------------------------------------------------------
 
+    def add_fault(self, **rule: Any) -> None:
+        """Add a fault rule in-process, as ``POST /emulator/faults`` does (FaultError if bad)."""
+        self.faults.add(Fault.parse(rule))
+
+    def clear(self) -> None:
+        """Forget jobs, counts and faults, as ``POST /emulator/reset`` does."""
+        self.store.reset()
+        self.faults.clear()
+
     async def stats(self, request: Request) -> Response:
         data = self.store.stats()
         data["faults_applied"] = self.faults.applied
@@ -382,11 +391,10 @@ class Emulator:
         return JSONResponse(data)
 
     async def reset(self, request: Request) -> Response:
-        self.store.reset()
-        self.faults.clear()
+        self.clear()
         return JSONResponse({"ok": True})
 
-    async def add_fault(self, request: Request) -> Response:
+    async def post_fault(self, request: Request) -> Response:
         try:
             rule = Fault.parse(json.loads(await request.body()))
         except (ValueError, FaultError) as exc:

@@ -217,10 +217,10 @@ def test_saved_notebook_holds_no_token(
     notebook_page.command("docmanager:save")
     saved = jupyter_app.root_dir / notebook_page.path
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and "image/gif" not in saved.read_text():
+    while time.monotonic() < deadline and "image/png" not in saved.read_text():
         time.sleep(0.2)
     text = saved.read_text()
-    assert "image/gif" in text, "the static fallback image should be saved with the output"
+    assert "image/png" in text, "the static fallback image should be saved with the output"
     assert CANARY not in text
 
 

@@ -76,6 +76,7 @@ __all__ = [
     "StatusChanged",
     "ValidationError",
     "__version__",
+    "gallery",
 ]
 
 
@@ -85,4 +86,8 @@ def __getattr__(name: str) -> object:
         from .widget import GifWidget
 
         return GifWidget
+    if name == "gallery":
+        from .thumbnails import gallery
+
+        return gallery
     raise AttributeError(f"module 'magicgif_widget' has no attribute {name!r}")

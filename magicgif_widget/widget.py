@@ -57,6 +57,7 @@ class Result:
     path: Path
     output_format: str
     project: ImageProject
+    prompt: str = ""
 
     @property
     def data(self) -> bytes:
@@ -173,12 +174,11 @@ class GifWidget(anywidget.AnyWidget):
         super().close()
 
     def __repr__(self) -> str:
+        """Settings, not progress: stable while a job runs, so saved notebooks compare cleanly."""
         prompt = self.prompt if len(self.prompt) <= 40 else self.prompt[:39] + "…"
         backend = "sandbox" if self.sandbox else "magic hour"
-        return (
-            f"GifWidget(prompt={prompt!r}, output_format={self.output_format!r}, "
-            f"status={self.status!r}, backend={backend!r})"
-        )
+        fmt = self.output_format
+        return f"GifWidget(prompt={prompt!r}, output_format={fmt!r}, backend={backend!r})"
 
     # -- display: the widget plus a static image for readers without a kernel -----------
 
@@ -243,7 +243,7 @@ class GifWidget(anywidget.AnyWidget):
             self._finish("failed")
             raise
         path = Path((project.downloaded_paths or [""])[0])
-        result = Result(path, fmt, project)
+        result = Result(path, fmt, project, style["prompt"])
         self._publish(result, style["prompt"], name)
         return result
 
@@ -448,7 +448,7 @@ def _friendly(exc: MagicHourError) -> str:
     return str(exc)
 
 
-def _first_frame_png(path: Path) -> bytes:
+def _first_frame_png(path: Path, size: int = 320) -> bytes:
     """The first frame of an animation as a small PNG."""
     from PIL import Image
 
@@ -460,7 +460,7 @@ def _first_frame_png(path: Path) -> bytes:
 
         with av.open(str(path)) as container:
             frame = next(container.decode(video=0)).to_image()
-    frame.thumbnail((320, 320))
+    frame.thumbnail((size, size))
     buf = io.BytesIO()
     frame.save(buf, "PNG", optimize=True)
     return buf.getvalue()

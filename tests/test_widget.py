@@ -142,8 +142,7 @@ async def test_media_goes_out_in_binary_chunks(make, monkeypatch):
 def test_repr_is_stable_and_meaningful(server: Server, tmp_path: Path):
     w = GifWidget(client=Client(base_url=server.url), prompt="x" * 60, download_directory=tmp_path)
     assert repr(w) == (
-        "GifWidget(prompt='" + "x" * 39 + "…', output_format='gif', status='idle', "
-        "backend='magic hour')"
+        "GifWidget(prompt='" + "x" * 39 + "…', output_format='gif', backend='magic hour')"
     )
     with pytest.raises(ValidationError, match="output_format"):
         GifWidget(client=Client(base_url=server.url), output_format="png")

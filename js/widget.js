@@ -13,6 +13,33 @@ const LABELS = {
   canceled: "Canceled",
 };
 let uid = 0;
+const newId = () => (globalThis.crypto?.randomUUID?.() ?? `${Date.now()}-${Math.random()}`).slice(0, 13);
+const chars = (text) => [...text].length; // code points, as the API counts them
+const caches = new WeakMap(); // model -> {cache, views, timer}: views of one model share media
+
+function sharedCache(model) {
+  let entry = caches.get(model);
+  if (!entry) {
+    entry = { cache: new MediaCache(model), views: 0, timer: null };
+    caches.set(model, entry);
+  }
+  clearTimeout(entry.timer);
+  entry.views += 1;
+  return {
+    cache: entry.cache,
+    release() {
+      entry.views -= 1;
+      if (entry.views > 0) return;
+      // A view replaced by a re-render comes back at once: keep the media a little while.
+      entry.timer = setTimeout(() => {
+        if (entry.views === 0) {
+          entry.cache.dispose();
+          caches.delete(model);
+        }
+      }, 10_000);
+    },
+  };
+}
 
 function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
@@ -60,7 +87,9 @@ class MediaCache {
     }
     if (msg.type !== "media") return;
     const buffer = buffers && buffers[0];
-    entry.parts[msg.seq] = buffer instanceof DataView ? buffer : new DataView(buffer.buffer ?? buffer);
+    entry.parts[msg.seq] = ArrayBuffer.isView(buffer)
+      ? new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength)
+      : new DataView(buffer);
     if (entry.parts.filter(Boolean).length === msg.chunks) {
       this.pending.delete(msg.req);
       entry.resolve(URL.createObjectURL(new Blob(entry.parts, { type: msg.mime })));
@@ -99,9 +128,10 @@ function mediaElement(format, url, { thumb = false } = {}) {
 }
 
 function render({ model, el, signal }) {
-  const id = `mg-${++uid}`;
-  const cache = new MediaCache(model);
-  const cleanups = [() => cache.dispose()];
+  const id = `mg-${newId()}-${++uid}`;
+  const shared = sharedCache(model);
+  const cache = shared.cache;
+  const cleanups = [() => shared.release()];
   const on = (names, fn) => {
     model.on(names, fn);
     cleanups.push(() => model.off(names, fn));
@@ -112,9 +142,8 @@ function render({ model, el, signal }) {
     id: `${id}-prompt`,
     class: "mg-prompt",
     rows: 3,
-    maxlength: 500,
     placeholder: "Cute dancing cat, pixel art",
-    "aria-describedby": `${id}-hint`,
+    "aria-describedby": `${id}-count`,
   });
   const format = h(
     "select",
@@ -136,25 +165,27 @@ function render({ model, el, signal }) {
     { class: "mg-bar", role: "progressbar", "aria-valuemin": 0, "aria-valuemax": 100, "aria-valuenow": 0, "aria-label": "Generation progress" },
     bar,
   );
-  const statusLine = h("div", { class: "mg-status", "aria-live": "polite" });
+  const statusText = h("span", { "aria-live": "polite" });
+  const elapsedText = h("span", { class: "mg-elapsed" });
+  const statusLine = h("div", { class: "mg-status" }, statusText, elapsedText);
   const alert = h("div", { class: "mg-alert", role: "alert" });
   const notice = h("div", { class: "mg-notice" });
   const stage = h("div", { class: "mg-stage" });
   const history = h("div", { class: "mg-history", role: "list", "aria-label": "History" });
-  const counter = h("span", { class: "mg-count", id: `${id}-hint` });
+  const counter = h("span", { class: "mg-count", id: `${id}-count` });
 
   const root = h(
     "div",
     { class: "magicgif" },
     h("div", { class: "mg-header" }, h("span", { class: "mg-title", text: "AI GIF generator" }), badge, credits),
     hint,
-    h("label", { class: "mg-label", for: prompt.id }, h("span", { text: "Prompt" }), counter),
+    h("div", { class: "mg-label" }, h("label", { for: prompt.id, text: "Prompt" }), counter),
     prompt,
     h(
       "div",
       { class: "mg-row" },
-      h("label", { class: "mg-field" }, h("span", { class: "mg-label-text", text: "Format" }), format),
-      h("label", { class: "mg-field mg-grow" }, h("span", { class: "mg-label-text", text: "Name" }), name),
+      h("div", { class: "mg-field" }, h("label", { class: "mg-label-text", for: format.id, text: "Format" }), format),
+      h("div", { class: "mg-field mg-grow" }, h("label", { class: "mg-label-text", for: name.id, text: "Name" }), name),
       h("div", { class: "mg-actions" }, generate, cancel),
     ),
     h("div", { class: "mg-progress" }, progress, statusLine),
@@ -181,7 +212,7 @@ function render({ model, el, signal }) {
     hint.hidden = !sandbox;
     const charged = model.get("credits_charged");
     credits.textContent = !sandbox && charged ? `${charged} credits charged` : "";
-    counter.textContent = `${prompt.value.length}/500`;
+    updateCounter();
     const error = model.get("error");
     alert.textContent = error;
     alert.hidden = !error;
@@ -192,26 +223,39 @@ function render({ model, el, signal }) {
   };
 
   // The API reports statuses only: between them the bar moves on time, learned from past jobs.
+  // Times are taken on this page's clock when a change arrives (the kernel's may differ).
+  const clock = { job: Date.now(), phase: Date.now(), shown: 0, jobStamp: model.get("job_started") };
+  const onPhase = () => {
+    clock.phase = Date.now();
+  };
+  const onJob = () => {
+    clock.job = clock.phase = Date.now();
+    clock.shown = 0;
+    clock.jobStamp = model.get("job_started");
+  };
   const shown = () => {
     const status = model.get("status");
     const base = model.get("progress");
     if (status !== "rendering") return base;
     const estimate = Math.max(0.5, model.get("render_estimate"));
-    const elapsed = (Date.now() - model.get("phase_started")) / 1000;
+    const elapsed = (Date.now() - clock.phase) / 1000;
     const fraction = elapsed <= estimate ? elapsed / estimate : 1 + Math.log1p((elapsed - estimate) / estimate) / 6;
     return Math.min(85, Math.max(base, 12 + 70 * Math.min(fraction, 1.04)));
   };
+  let lastLabel = "";
   const tick = () => {
     const status = model.get("status");
-    const value = Math.round(shown());
+    // Within a job the bar never moves back, whatever the job's end.
+    clock.shown = status === "idle" ? 0 : Math.max(clock.shown, Math.round(shown()));
+    const value = clock.shown;
     bar.style.width = `${value}%`;
     progress.setAttribute("aria-valuenow", String(value));
     progress.dataset.state = status;
-    const started = model.get("job_started");
     const active = model.get("running");
-    const seconds = started ? ((active ? Date.now() : model.get("phase_started")) - started) / 1000 : 0;
+    const seconds = ((active ? Date.now() : clock.phase) - clock.job) / 1000;
     const label = LABELS[status] ?? status;
-    statusLine.textContent = status === "idle" ? label : `${label} · ${Math.max(0, seconds).toFixed(1)} s`;
+    if (label !== lastLabel) statusText.textContent = lastLabel = label; // announced once
+    elapsedText.textContent = status === "idle" || !clock.jobStamp ? "" : ` · ${Math.max(0, seconds).toFixed(1)} s`;
   };
   const timer = setInterval(tick, 100);
   cleanups.push(() => clearInterval(timer));
@@ -233,18 +277,25 @@ function render({ model, el, signal }) {
         stage.replaceChildren(figure);
       },
       (error) => {
+        if (shownKey !== media.key) return;
         stage.replaceChildren(h("p", { class: "mg-muted", text: `Result unavailable: ${error.message}` }));
       },
     );
   };
 
   const download = (item) =>
-    cache.get(item.key).then((url) => {
-      const link = h("a", { href: url, download: item.filename });
-      document.body.append(link);
-      link.click();
-      link.remove();
-    });
+    cache.get(item.key).then(
+      (url) => {
+        const link = h("a", { href: url, download: item.filename });
+        document.body.append(link);
+        link.click();
+        link.remove();
+      },
+      (error) => {
+        alert.textContent = `Download failed: ${error.message}`;
+        alert.hidden = false;
+      },
+    );
 
   const renderHistory = () => {
     const items = model.get("history") || [];
@@ -304,9 +355,14 @@ function render({ model, el, signal }) {
     }
     model.send({ type: "generate" });
   };
+  const updateCounter = () => {
+    const count = chars(prompt.value);
+    counter.textContent = `${count}/500`;
+    counter.classList.toggle("mg-over", count > 500);
+  };
   prompt.addEventListener("input", () => {
     push("prompt", prompt.value);
-    counter.textContent = `${prompt.value.length}/500`;
+    updateCounter();
   });
   prompt.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
@@ -319,7 +375,21 @@ function render({ model, el, signal }) {
   generate.addEventListener("click", start);
   cancel.addEventListener("click", () => model.send({ type: "cancel" }));
 
+  // Keep the keyboard where the action is: Cancel while running, Generate after.
+  let wasRunning = model.get("running");
+  const moveFocus = () => {
+    const running = model.get("running");
+    if (running === wasRunning) return;
+    wasRunning = running;
+    const inside = root.contains(document.activeElement) || document.activeElement === document.body;
+    if (!inside) return;
+    if (running && (document.activeElement === generate || document.activeElement === document.body)) cancel.focus();
+    else if (!running && (document.activeElement === cancel || document.activeElement === document.body)) generate.focus();
+  };
   on("change:prompt change:name change:output_format change:running change:sandbox change:credits_charged change:error change:notice change:status", sync);
+  on("change:running", moveFocus);
+  on("change:phase_started", onPhase);
+  on("change:job_started", onJob);
   on("change:media", showResult);
   on("change:history", renderHistory);
   sync();

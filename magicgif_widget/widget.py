@@ -23,7 +23,7 @@ import anywidget
 import traitlets as t
 
 from .client import AsyncClient, Client
-from .client.errors import MagicHourError, ValidationError
+from .client.errors import ClientClosedError, MagicHourError, ValidationError
 from .client.models import (
     Created,
     DownloadProgress,
@@ -115,9 +115,13 @@ class GifWidget(anywidget.AnyWidget):
         self.download_directory = Path(download_directory or Path.cwd() / "magicgif-output")
         self._loop = _running_loop()
         self._aclient: AsyncClient | None = None
-        self._task: asyncio.Future[Result] | concurrent.futures.Future[Result] | None = None
+        self._task: Any = None  # the running job's future (asyncio, or concurrent off-loop)
+        self._job = 0  # the current job's number: older runs may no longer touch the traits
+        self._canceled = False
+        self._closed = False
+        self._shutdown: Any = None
         self._files: dict[str, tuple[Path, str]] = {}
-        self._displays: list[Any] = []
+        self._displays: dict[str, Any] = {}
         self._last_progress = 0.0
         self._rendering_since: float | None = None
         self.result: Result | None = None
@@ -125,13 +129,15 @@ class GifWidget(anywidget.AnyWidget):
 
     # -- public ------------------------------------------------------------------------
 
-    def generate(self) -> asyncio.Future[Result] | concurrent.futures.Future[Result]:
+    def generate(self) -> Any:
         """Start a job with the current settings; returns its awaitable (the running one if busy).
 
         Bad input raises ValidationError (and shows it in the widget) before anything is sent.
         """
-        if self._task is not None and not self._task.done():
-            return self._task
+        if self._closed:
+            raise ClientClosedError("this widget is closed; create a new one")
+        if self._task is not None and not self._task.done() and not self._canceled:
+            return self._awaitable(self._task)
         try:
             style = check_style({"prompt": self.prompt})
             name = check_name(self.name.strip() or None)
@@ -139,6 +145,9 @@ class GifWidget(anywidget.AnyWidget):
         except ValidationError as exc:
             self.error = _friendly(exc)
             raise
+        self._job += 1
+        self._canceled = False
+        self._rendering_since = None
         self.error = ""
         self.notice = ""
         self.running = True
@@ -148,29 +157,36 @@ class GifWidget(anywidget.AnyWidget):
         self.credits_charged = 0
         now = time.time() * 1000
         self.job_started = self.phase_started = now
-        self._task = self._spawn(self._run(style, name, fmt))
+        self._task = self._spawn(self._run(self._job, style, name, fmt))
         self._task.add_done_callback(_observe)
-        return self._task
+        return self._awaitable(self._task)
 
     def cancel(self) -> None:
         """Stop waiting now; the widget says what became of the server-side job."""
         task = getattr(self, "_task", None)  # a widget whose __init__ failed has none
-        if task is None or task.done():
+        if task is None or task.done() or self._canceled:
             return
+        self._canceled = True
         self._finish("canceled")
-        self.notice = _cancel_notice(self.project_id, self.sandbox, self.credits_charged)
-        if isinstance(task, asyncio.Future) and task.get_loop() is not _running_loop():
-            task.get_loop().call_soon_threadsafe(task.cancel)
+        self.notice = self._cancel_notice()
+        if isinstance(task, asyncio.Task) and task.get_loop() is not _running_loop():
+            task.get_loop().call_soon_threadsafe(task.cancel)  # a Task is not thread-safe
         else:
-            task.cancel()
+            task.cancel()  # a concurrent future cancels its task on the owning loop
 
     def close(self) -> None:
         """Cancel a running job, close the client's connections, and close the widget."""
+        if getattr(self, "_closed", True):
+            super().close()
+            return
+        self._closed = True
         self.cancel()
-        aclient, self._aclient = getattr(self, "_aclient", None), None
-        loop = getattr(self, "_loop", None)
+        task, aclient, self._aclient = self._task, self._aclient, None
+        self._displays.clear()
+        loop = self._loop
         if aclient is not None and loop is not None and not loop.is_closed():
-            self._spawn(aclient.close())
+            self._shutdown = self._spawn(_close_after(task, aclient))
+            self._shutdown.add_done_callback(_observe)
         super().close()
 
     def __repr__(self) -> str:
@@ -196,7 +212,9 @@ class GifWidget(anywidget.AnyWidget):
         data, meta = self._repr_mimebundle_()
         handle = display(data, metadata=meta, raw=True, display_id=True)
         if handle is not None:
-            self._displays.append(handle)
+            self._displays[handle.display_id] = handle
+            while len(self._displays) > 8:  # old outputs (re-run cells) stop being updated
+                self._displays.pop(next(iter(self._displays)))
 
     def _static_image(self) -> tuple[str, bytes] | None:
         result = self.result
@@ -212,7 +230,7 @@ class GifWidget(anywidget.AnyWidget):
         if not self._displays:
             return
         data, meta = self._repr_mimebundle_()
-        for handle in self._displays:
+        for handle in list(self._displays.values()):
             try:
                 handle.update(data, metadata=meta, raw=True)
             except Exception:
@@ -220,7 +238,7 @@ class GifWidget(anywidget.AnyWidget):
 
     # -- the job -------------------------------------------------------------------------
 
-    async def _run(self, style: dict[str, Any], name: str | None, fmt: str) -> Result:
+    async def _run(self, job: int, style: dict[str, Any], name: str | None, fmt: str) -> Result:
         client = self._client()
         try:
             project = await client.v1.ai_gif_generator.generate(
@@ -228,23 +246,29 @@ class GifWidget(anywidget.AnyWidget):
                 name=name,
                 output_format=fmt,
                 download_directory=self.download_directory,
-                on_event=self._on_event,
+                on_event=lambda event: self._on_event(job, event),
             )
         except asyncio.CancelledError:
-            self._finish("canceled")
-            self.notice = _cancel_notice(self.project_id, self.sandbox, self.credits_charged)
-            raise
-        except MagicHourError as exc:
-            self.error = _friendly(exc)
-            self._finish("failed")
+            if job == self._job:
+                self._canceled = True
+                self._finish("canceled")
+                self.notice = self._cancel_notice()
             raise
         except Exception as exc:
-            self.error = f"Unexpected error: {type(exc).__name__}: {exc}"
-            self._finish("failed")
+            if job == self._job and not self._canceled:
+                text = (
+                    _friendly(exc)
+                    if isinstance(exc, MagicHourError)
+                    else (f"Unexpected error: {type(exc).__name__}: {exc}")
+                )
+                token = self._settings.token
+                self.error = token.redact(text) if token is not None else text
+                self._finish("failed")
             raise
         path = Path((project.downloaded_paths or [""])[0])
         result = Result(path, fmt, project, style["prompt"])
-        self._publish(result, style["prompt"], name)
+        if job == self._job and not self._canceled:
+            self._publish(result, style["prompt"], name)
         return result
 
     def _publish(self, result: Result, prompt: str, name: str | None) -> None:
@@ -269,8 +293,15 @@ class GifWidget(anywidget.AnyWidget):
         self._finish("complete")
         self._refresh_displays()
 
-    def _on_event(self, event: Event) -> None:
+    def _on_event(self, job: int, event: Event) -> None:
+        if job != self._job:
+            return  # a replaced job's late events
         now = time.monotonic()
+        if self._canceled:
+            if isinstance(event, Created):  # the id arrived after the cancel: say which job
+                self.project_id = event.project_id
+                self.notice = self._cancel_notice()
+            return
         if isinstance(event, Created):
             self.project_id = event.project_id
             self.credits_charged = event.credits_charged
@@ -300,13 +331,35 @@ class GifWidget(anywidget.AnyWidget):
         self.status = status
 
     def _phase(self, status: str, floor: float) -> None:
-        if self.status == "canceled":
-            return
         self.status = status
         self.phase_started = time.time() * 1000
         self.progress = max(self.progress, floor)
         if status != "rendering" and self.notice.endswith(" s") and "retrying" in self.notice:
             self.notice = ""
+
+    def _cancel_notice(self) -> str:
+        pid, sandbox = self.project_id, self.sandbox
+        if not pid:
+            if sandbox:
+                return "Canceled while the job was being created (the sandbox charges nothing)."
+            return (
+                "Canceled while the create request was in flight: Magic Hour may have created "
+                "(and charged) a job whose id never arrived."
+            )
+        if sandbox:
+            return f"Canceled. Sandbox job {pid} was abandoned (the sandbox charges nothing)."
+        return (
+            f"Stopped waiting. Magic Hour has no cancel endpoint, so job {pid} keeps running "
+            f"and its credits are spent; fetch it later with "
+            f"client.v1.image_projects.check_result({pid!r})."
+        )
+
+    @staticmethod
+    def _awaitable(task: Any) -> Any:
+        """``task`` as something the caller's own loop can await (or the future itself)."""
+        if isinstance(task, concurrent.futures.Future) and _running_loop() is not None:
+            return asyncio.wrap_future(task)
+        return task
 
     def _client(self) -> AsyncClient:
         if self._aclient is None:
@@ -414,16 +467,14 @@ def _estimate(settings: Settings) -> float:
     return 30.0
 
 
-def _cancel_notice(project_id: str, sandbox: bool, credits: int) -> str:
-    if not project_id:
-        return "Canceled before the job was created: nothing was charged."
-    if sandbox:
-        return f"Canceled. Sandbox job {project_id} was abandoned (the sandbox charges nothing)."
-    return (
-        f"Stopped waiting. Magic Hour has no cancel endpoint, so job {project_id} keeps "
-        f"running and its {credits} credits are spent; fetch it later with "
-        f"client.v1.image_projects.check_result({project_id!r})."
-    )
+async def _close_after(task: Any, aclient: AsyncClient) -> None:
+    """Let a canceled job finish its cancellation (it may be learning its id), then close."""
+    if task is not None:
+        with contextlib.suppress(BaseException):
+            await (
+                asyncio.wrap_future(task) if isinstance(task, concurrent.futures.Future) else task
+            )
+    await aclient.close()
 
 
 def _friendly(exc: MagicHourError) -> str:

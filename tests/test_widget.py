@@ -166,3 +166,60 @@ async def test_close_cancels_a_running_job(make, server: Server):
     w.close()
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+async def test_cancel_during_the_create_then_a_new_job_at_once(make, server: Server):
+    server.fault(route="create", kind="delay", seconds=1.0)
+    w = make(prompt="slow create")
+    first = w.generate()
+    await asyncio.sleep(0.2)  # the create is in flight
+    w.cancel()
+    assert "may have created (and charged)" in w.notice and w.status == "canceled"
+    second = w.generate()  # no need to wait for the first to wind down
+    assert second is not first
+    result = await second
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    assert w.status == "complete" and w.result is result and not w.running
+    late = [pid for pid in server.emulator.store.jobs if pid != result.project.id]
+    assert len(late) == 1 and server.stats()["creates"] == 2  # the first job exists, as warned
+
+
+async def test_late_id_after_cancel_is_named(make, server: Server):
+    server.fault(route="create", kind="delay", seconds=0.6)
+    w = make(prompt="named late")
+    task = w.generate()
+    await asyncio.sleep(0.2)
+    w.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert w.project_id and w.project_id in w.notice and "no cancel endpoint" in w.notice
+    assert w.status == "canceled"
+
+
+async def test_generate_after_close_is_refused(make):
+    from magicgif_widget import ClientClosedError
+
+    w = make(prompt="closed")
+    w.close()
+    with pytest.raises(ClientClosedError):
+        w.generate()
+
+
+def test_generate_from_another_thread(server: Server, tmp_path: Path):
+    """Off the widget's loop, generate() still gives an awaitable and cancel stays consistent."""
+    import threading
+
+    async def main():
+        w = GifWidget(
+            client=Client(base_url=server.url), prompt="threads", download_directory=tmp_path
+        )
+        box: dict = {}
+        thread = threading.Thread(target=lambda: box.update(fut=w.generate()))
+        thread.start()
+        thread.join()
+        result = await asyncio.wrap_future(box["fut"])
+        assert w.status == "complete" and result.path.is_file()
+        w.close()
+
+    asyncio.run(main())

@@ -44,9 +44,13 @@ def test_generate_a_gif_with_a_live_progress_bar(
     notebook_page.open([widget_cell(server, tmp_path)])
     notebook_page.run_all()
     root = widget(notebook_page)
-    root.get_by_label("Prompt").fill("A paper boat on a stormy sea")
-    root.get_by_label("Format").select_option("gif")
-    root.get_by_label("Name").fill("boat")
+    # Accessible names screen readers (and these tests) rely on.
+    expect(root.get_by_role("textbox", name="Prompt", exact=True)).to_have_count(1)
+    expect(root.get_by_role("combobox", name="Format", exact=True)).to_have_count(1)
+    expect(root.get_by_role("textbox", name="Name", exact=True)).to_have_count(1)
+    root.get_by_label("Prompt", exact=True).fill("A paper boat on a stormy sea")
+    root.get_by_label("Format", exact=True).select_option("gif")
+    root.get_by_label("Name", exact=True).fill("boat")
     root.get_by_role("button", name="Generate").dblclick()  # a double click makes one job
 
     bar = root.get_by_role("progressbar")
@@ -76,9 +80,9 @@ def test_generate_a_gif_with_a_live_progress_bar(
     assert saved.read_bytes() == (tmp_path / f"{job.id}.gif").read_bytes()
     # The history strip holds the result; Reuse puts its settings back.
     expect(root.locator(".mg-item")).to_have_count(1)
-    root.get_by_label("Prompt").fill("something else")
+    root.get_by_label("Prompt", exact=True).fill("something else")
     root.get_by_role("button", name="Reuse: A paper boat on a stormy sea").click()
-    expect(root.get_by_label("Prompt")).to_have_value("A paper boat on a stormy sea")
+    expect(root.get_by_label("Prompt", exact=True)).to_have_value("A paper boat on a stormy sea")
     assert notebook_page.errors() == []
 
 
@@ -91,8 +95,8 @@ def test_video_formats_play_inline(
     notebook_page.open([widget_cell(server, tmp_path)])
     notebook_page.run_all()
     root = widget(notebook_page)
-    root.get_by_label("Prompt").fill(f"a {fmt} of fireflies")
-    root.get_by_label("Format").select_option(fmt)
+    root.get_by_label("Prompt", exact=True).fill(f"a {fmt} of fireflies")
+    root.get_by_label("Format", exact=True).select_option(fmt)
     root.get_by_role("button", name="Generate").click()
     video = root.locator(".mg-stage video")
     expect(video).to_be_visible(timeout=20_000)
@@ -118,7 +122,7 @@ def test_cancel_tells_what_became_of_the_job(
     notebook_page.open([widget_cell(server, tmp_path)])
     notebook_page.run_all()
     root = widget(notebook_page)
-    root.get_by_label("Prompt").fill("never finishes")
+    root.get_by_label("Prompt", exact=True).fill("never finishes")
     root.get_by_role("button", name="Generate").click()
     expect(root.locator(".mg-status")).to_contain_text(re.compile("Queued|Rendering"))
     root.get_by_role("button", name="Cancel").click()
@@ -143,7 +147,7 @@ def test_errors_show_in_the_alert_area(
     assert server.stats()["requests"] == {}
     # A job that fails on the server.
     server.fault(route="create", outcome="error")
-    root.get_by_label("Prompt").fill("doomed")
+    root.get_by_label("Prompt", exact=True).fill("doomed")
     root.get_by_role("button", name="Generate").click()
     expect(root.get_by_role("alert")).to_contain_text("The job failed", timeout=15_000)
     expect(root.locator(".mg-status")).to_contain_text("Failed")
@@ -166,7 +170,7 @@ def test_sandbox_badge_and_dark_theme_screenshot(
     notebook_page.run_all()
     root = widget(notebook_page)
     expect(root.locator(".mg-badge")).to_have_text("sandbox")
-    root.get_by_label("Prompt").press("Control+Enter")
+    root.get_by_label("Prompt", exact=True).press("Control+Enter")
     expect(root.locator(".mg-stage img")).to_be_visible(timeout=20_000)
     expect(root.locator(".mg-item")).to_have_count(1)
     time.sleep(0.3)
@@ -210,7 +214,7 @@ def test_saved_notebook_holds_no_token(
     )
     notebook_page.run_all()
     root = widget(notebook_page)
-    root.get_by_label("Prompt").fill("a secret-keeping owl")
+    root.get_by_label("Prompt", exact=True).fill("a secret-keeping owl")
     root.get_by_role("button", name="Generate").click()
     expect(root.locator(".mg-stage img")).to_be_visible(timeout=20_000)
     assert CANARY not in root.inner_html()
@@ -249,7 +253,7 @@ def test_two_views_of_one_widget_and_chunked_big_media(
         first = widget(notebook_page)
         second = notebook_page.output_locator(1).locator(".magicgif")
         expect(second).to_be_visible()
-        first.get_by_label("Prompt").fill("a very large animation")
+        first.get_by_label("Prompt", exact=True).fill("a very large animation")
         first.get_by_role("button", name="Generate").click()
         for view in (first, second):
             image = view.locator(".mg-stage img")

@@ -224,7 +224,9 @@ function render({ model, el, signal }) {
 
   // The API reports statuses only: between them the bar moves on time, learned from past jobs.
   // Times are taken on this page's clock when a change arrives (the kernel's may differ).
-  const clock = { job: Date.now(), phase: Date.now(), shown: 0, jobStamp: model.get("job_started") };
+  // A view made mid-job or after it (a re-render) starts from the kernel's own durations.
+  const clock = { phase: Date.now(), shown: 0, jobStamp: model.get("job_started") };
+  clock.job = clock.phase - Math.max(0, model.get("phase_started") - model.get("job_started"));
   const onPhase = () => {
     clock.phase = Date.now();
   };

@@ -223,3 +223,31 @@ def test_generate_from_another_thread(server: Server, tmp_path: Path):
         w.close()
 
     asyncio.run(main())
+
+
+async def test_bad_token_and_rate_limits_read_as_actions(server: Server, tmp_path: Path):
+    from magicgif_widget import AuthenticationError, RateLimitError, RetryPolicy
+    from magicgif_widget.emulator import BackgroundServer, Emulator
+
+    with BackgroundServer(Emulator(render_seconds=0.1, token="right")) as srv:
+        w = GifWidget(
+            client=Client(base_url=srv.url, token="wrong"),
+            prompt="locked out",
+            download_directory=tmp_path,
+        )
+        with pytest.raises(AuthenticationError):
+            await w.generate()
+        assert (
+            w.error.startswith("The API token was rejected") and "MAGIC_HOUR_API_TOKEN" in w.error
+        )
+        assert "wrong" not in w.error
+        w.close()
+    server.fault(route="create", status=429, retry_after=0, times=None)
+    retry = RetryPolicy(attempts=2, base_delay=0.01)
+    w = GifWidget(
+        client=Client(base_url=server.url, retry=retry), prompt="busy", download_directory=tmp_path
+    )
+    with pytest.raises(RateLimitError):
+        await w.generate()
+    assert w.error.startswith("Rate limited by Magic Hour") and w.status == "failed"
+    w.close()

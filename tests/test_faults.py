@@ -244,3 +244,26 @@ def test_retry_policy_backoff_is_capped_and_jittered():
     assert len({round(d, 6) for d in delays}) > 10  # jittered
     assert policy.delay(3, retry_after=7) == 7
     assert RetryPolicy(max_retry_after=5).delay(1, retry_after=100) == 5
+
+
+async def test_a_429_holds_every_request_of_the_client(client_kwargs, server: Server, tmp_path):
+    """One Retry-After slows the whole client (a shared limiter), not just the task that met it."""
+    import asyncio
+    import itertools
+
+    server.reset(render_seconds=1.5)
+    async with AsyncClient(**client_kwargs) as client:
+        jobs = [
+            asyncio.ensure_future(
+                client.v1.ai_gif_generator.generate(style=PROMPT, download_directory=tmp_path)
+            )
+            for _ in range(5)
+        ]
+        await asyncio.sleep(0.4)  # all five are polling every 0.05 s now
+        server.fault(route="poll", status=429, retry_after=0.6)
+        results = await asyncio.gather(*jobs)
+    assert all(r.status == "complete" for r in results)
+    polls = server.emulator.store.arrivals["poll"]
+    gaps = [b - a for a, b in itertools.pairwise(polls)]
+    assert max(gaps) >= 0.55  # after the 429 nobody polled until Retry-After had passed
+    assert server.stats()["creates"] == 5

@@ -94,6 +94,12 @@ class Transport:
             follow_redirects=True,
             max_redirects=5,
         )
+        self._hold_until = 0.0  # a 429's Retry-After holds every request of this client
+
+    async def _wait_for_hold(self) -> None:
+        delay = self._hold_until - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
 
     async def aclose(self) -> None:
         await self.api.aclose()
@@ -126,6 +132,7 @@ class Transport:
         attempt = 0
         while True:
             attempt += 1
+            await self._wait_for_hold()
             try:
                 response = await self.api.request(
                     method,
@@ -162,6 +169,8 @@ class Transport:
             retry_after = parse_retry_after(response.headers.get("retry-after"))
             transient = status == 429 or (status >= 500 and idempotent)
             too_long = retry_after is not None and retry_after > policy.max_retry_after
+            if status == 429 and retry_after is not None and not too_long:
+                self._hold_until = max(self._hold_until, time.monotonic() + retry_after)
             if transient and attempt < policy.attempts and not too_long:
                 delay = policy.delay(attempt, retry_after)
                 await self._pause(delay, operation, f"HTTP {status}", attempt, project_id, on_retry)

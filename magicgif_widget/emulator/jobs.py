@@ -94,6 +94,7 @@ class JobStore:
         self.uploads: dict[str, bytes] = {}
         self.counts = Counts()
         self.requests: dict[str, int] = {}
+        self.arrivals: dict[str, list[float]] = {}  # monotonic arrival times, for tests
 
     def reset(self) -> None:
         with self.lock:
@@ -101,6 +102,7 @@ class JobStore:
             self.uploads.clear()
             self.counts = Counts()
             self.requests.clear()
+            self.arrivals.clear()
 
     def credits(self, now: float) -> int:
         with self.lock:
@@ -132,6 +134,9 @@ class JobStore:
     def saw(self, route: str) -> None:
         with self.lock:
             self.requests[route] = self.requests.get(route, 0) + 1
+            times = self.arrivals.setdefault(route, [])
+            times.append(time.monotonic())
+            del times[:-10_000]
 
     def stats(self) -> dict[str, Any]:
         with self.lock:

@@ -61,9 +61,7 @@ def _thumbnail(path: Path, size: int) -> tuple[str, bytes]:
     from PIL import Image, ImageSequence
 
     if path.suffix.lower() != ".gif":
-        from .widget import _first_frame_png
-
-        return "image/png", _first_frame_png(path, size)
+        return "image/png", first_frame_png(path, size)
     with Image.open(path) as im:
         step = 2 if im.n_frames > 12 else 1  # half the frames at twice the duration
         durations = []
@@ -86,3 +84,21 @@ def _thumbnail(path: Path, size: int) -> tuple[str, bytes]:
         optimize=False,
     )
     return "image/gif", buf.getvalue()
+
+
+def first_frame_png(path: Path, size: int = 320) -> bytes:
+    """The first frame of an animation as a small PNG."""
+    from PIL import Image
+
+    if path.suffix.lower() == ".gif":
+        with Image.open(path) as im:
+            frame = im.convert("RGB")
+    else:
+        import av
+
+        with av.open(str(path)) as container:
+            frame = next(container.decode(video=0)).to_image()
+    frame.thumbnail((size, size))
+    buf = io.BytesIO()
+    frame.save(buf, "PNG", optimize=True)
+    return buf.getvalue()

@@ -10,7 +10,6 @@ import asyncio
 import base64
 import concurrent.futures
 import contextlib
-import io
 import logging
 import statistics
 import time
@@ -22,7 +21,7 @@ from typing import Any
 import anywidget
 import traitlets as t
 
-from .client import AsyncClient, Client
+from .client import AsyncClient, Client, errors
 from .client.errors import ClientClosedError, MagicHourError, ValidationError
 from .client.models import (
     Created,
@@ -33,13 +32,19 @@ from .client.models import (
     StatusChanged,
 )
 from .client.settings import SandboxWarning, Settings, default_settings
-from .client.validation import OUTPUT_FORMATS, check_name, check_output_format, check_style
+from .client.validation import (
+    MEDIA_TYPES,
+    OUTPUT_FORMATS,
+    check_name,
+    check_output_format,
+    check_style,
+)
+from .thumbnails import first_frame_png
 
 log = logging.getLogger("magicgif_widget")
 
 CHUNK = 4 * 1024 * 1024  # media goes to the browser in binary messages of at most this size
 PROGRESS_EVERY = 0.12  # seconds between download-progress trait updates
-MIME = {"gif": "image/gif", "mp4": "video/mp4", "webm": "video/webm"}
 _render_times: dict[bool, list[float]] = {True: [], False: []}  # learned, per backend kind
 
 
@@ -65,7 +70,7 @@ class Result:
 
     @property
     def mime(self) -> str:
-        return MIME.get(self.output_format, "application/octet-stream")
+        return MEDIA_TYPES.get(self.output_format, "application/octet-stream")
 
 
 class GifWidget(anywidget.AnyWidget):
@@ -123,6 +128,8 @@ class GifWidget(anywidget.AnyWidget):
         self._files: dict[str, tuple[Path, str]] = {}
         self._displays: dict[str, Any] = {}
         self._last_progress = 0.0
+        self._retry_notice = False  # the notice shows a retry, to clear once things move on
+        self._still: tuple[str, bytes] | None = None  # the last result's PNG, made once
         self._rendering_since: float | None = None
         self.result: Result | None = None
         self.on_msg(self._on_front_end_msg)
@@ -201,9 +208,9 @@ class GifWidget(anywidget.AnyWidget):
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         bundle = super()._repr_mimebundle_(**kwargs)
         data, meta = bundle if isinstance(bundle, tuple) else (bundle, {})
-        image = self._static_image()
-        if image is not None:
-            data = {**data, image[0]: base64.b64encode(image[1]).decode("ascii")}
+        if self._still is not None:
+            mime, image = self._still
+            data = {**data, mime: base64.b64encode(image).decode("ascii")}
         return data, meta
 
     def _ipython_display_(self) -> None:
@@ -216,12 +223,9 @@ class GifWidget(anywidget.AnyWidget):
             while len(self._displays) > 8:  # old outputs (re-run cells) stop being updated
                 self._displays.pop(next(iter(self._displays)))
 
-    def _static_image(self) -> tuple[str, bytes] | None:
-        result = self.result
-        if result is None or not result.path.is_file():
-            return None
+    def _make_still(self, result: Result) -> tuple[str, bytes] | None:
         try:
-            return "image/png", _first_frame_png(result.path)
+            return "image/png", first_frame_png(result.path)
         except Exception:
             log.debug("no static image for %s", result.path, exc_info=True)
             return None
@@ -286,6 +290,7 @@ class GifWidget(anywidget.AnyWidget):
             "credits": 0 if self.sandbox else result.project.credits_charged,
         }
         self.result = result
+        self._still = self._make_still(result)
         self.media = entry
         self.history = [entry, *self.history][:24]
         self.credits_charged = result.project.credits_charged
@@ -323,6 +328,7 @@ class GifWidget(anywidget.AnyWidget):
                 self.progress = max(self.progress, 88.0 + 11.0 * event.received / event.total)
         elif isinstance(event, Retrying):
             self.notice = f"{event.reason} on {event.operation}; retrying in {event.delay:.1f} s"
+            self._retry_notice = True
 
     def _finish(self, status: str) -> None:
         """End the job: ``phase_started`` then marks when, so the front end shows the total."""
@@ -334,8 +340,9 @@ class GifWidget(anywidget.AnyWidget):
         self.status = status
         self.phase_started = time.time() * 1000
         self.progress = max(self.progress, floor)
-        if status != "rendering" and self.notice.endswith(" s") and "retrying" in self.notice:
+        if status != "rendering" and self._retry_notice:
             self.notice = ""
+            self._retry_notice = False
 
     def _cancel_notice(self) -> str:
         pid, sandbox = self.project_id, self.sandbox
@@ -404,20 +411,19 @@ class GifWidget(anywidget.AnyWidget):
             )
             return
         path, mime = entry
-        data = path.read_bytes()
-        chunks = max(1, -(-len(data) // CHUNK))
-        for seq in range(chunks):
-            part = data[seq * CHUNK : (seq + 1) * CHUNK]
-            header = {
-                "type": "media",
-                "req": req,
-                "key": key,
-                "mime": mime,
-                "seq": seq,
-                "chunks": chunks,
-                "size": len(data),
-            }
-            self.send(header, buffers=[part])
+        size = path.stat().st_size
+        chunks = max(1, -(-size // CHUNK))
+        header = {
+            "type": "media",
+            "req": req,
+            "key": key,
+            "mime": mime,
+            "chunks": chunks,
+            "size": size,
+        }
+        with path.open("rb") as source:  # one chunk in memory at a time
+            for seq in range(chunks):
+                self.send({**header, "seq": seq}, buffers=[source.read(CHUNK)])
 
 
 # ---- helpers -------------------------------------------------------------------------------
@@ -477,41 +483,23 @@ async def _close_after(task: Any, aclient: AsyncClient) -> None:
     await aclient.close()
 
 
+_PREFIXES: dict[type[MagicHourError], str] = {
+    errors.ValidationError: "Check your input",
+    errors.AuthenticationError: "The API token was rejected",
+    errors.InsufficientCreditsError: "Not enough credits",
+    errors.RateLimitError: "Rate limited by Magic Hour",
+    errors.JobFailedError: "The job failed",
+    errors.JobCanceledError: "The job was canceled",
+    errors.GenerationTimeout: "Gave up waiting",
+    errors.NetworkError: "Network problem",
+    errors.ServerError: "Magic Hour had a server error",
+    errors.DownloadError: "The download failed",
+}
+
+
 def _friendly(exc: MagicHourError) -> str:
     """One actionable sentence for the alert area (never includes the token)."""
-    from .client import errors as e
-
-    prefix = {
-        e.ValidationError: "Check your input",
-        e.AuthenticationError: "The API token was rejected",
-        e.InsufficientCreditsError: "Not enough credits",
-        e.RateLimitError: "Rate limited by Magic Hour",
-        e.JobFailedError: "The job failed",
-        e.JobCanceledError: "The job was canceled",
-        e.GenerationTimeout: "Gave up waiting",
-        e.NetworkError: "Network problem",
-        e.ServerError: "Magic Hour had a server error",
-        e.DownloadError: "The download failed",
-    }
-    for cls, text in prefix.items():
+    for cls, text in _PREFIXES.items():
         if isinstance(exc, cls):
             return f"{text}: {exc}"
     return str(exc)
-
-
-def _first_frame_png(path: Path, size: int = 320) -> bytes:
-    """The first frame of an animation as a small PNG."""
-    from PIL import Image
-
-    if path.suffix.lower() == ".gif":
-        with Image.open(path) as im:
-            frame = im.convert("RGB")
-    else:
-        import av
-
-        with av.open(str(path)) as container:
-            frame = next(container.decode(video=0)).to_image()
-    frame.thumbnail((size, size))
-    buf = io.BytesIO()
-    frame.save(buf, "PNG", optimize=True)
-    return buf.getvalue()

@@ -18,13 +18,14 @@ import httpx
 from .errors import DownloadError
 from .models import Download, DownloadProgress, Event, ImageProject, Retrying
 from .transport import Transport, parse_retry_after
+from .validation import MEDIA_TYPES
 
 log = logging.getLogger("magicgif_widget")
 
 CHUNK = 64 * 1024
 PROGRESS_EVERY = 0.1  # seconds between DownloadProgress events for one file
 _SAFE = re.compile(r"[^A-Za-z0-9_-]+")
-_MEDIA_EXT = {"image/gif": "gif", "video/mp4": "mp4", "video/webm": "webm", "image/png": "png"}
+_MEDIA_EXT = {media: ext for ext, media in MEDIA_TYPES.items()} | {"image/png": "png"}
 
 Emit = Callable[[Event], None]
 Refresh = Callable[[], Awaitable[ImageProject]]

@@ -74,7 +74,12 @@ class AsyncImageProjects:
         """Delete the project and its outputs for good (a retry's 404 counts as deleted)."""
         path = _project_path(id)
         await self._transport.call(
-            "DELETE", path, operation="delete", project_id=id, **_options(request_options)
+            "DELETE",
+            path,
+            operation="delete",
+            project_id=id,
+            done_if_retry_finds=404,
+            **_options(request_options),
         )
 
     async def check_result(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -202,8 +202,6 @@ def resolve(
             raise ValidationError("max_download_bytes", "must be positive")
         changes["max_download_bytes"] = max_download_bytes
     if changes:
-        from dataclasses import replace
-
         settings = replace(settings, **changes)
     return settings
 

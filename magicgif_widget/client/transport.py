@@ -122,6 +122,7 @@ class Transport:
         on_retry: OnRetry | None = None,
         timeout: float | None = None,
         headers: dict[str, str] | None = None,
+        done_if_retry_finds: int | None = None,
     ) -> httpx.Response:
         """Send one API request, retrying what is safe to retry; returns a 2xx response.
 
@@ -164,8 +165,8 @@ class Transport:
             status = response.status_code
             if status < 300:
                 return response
-            if method == "DELETE" and status == 404 and attempt > 1:
-                return response  # an earlier try deleted it; its answer was lost
+            if status == done_if_retry_finds and attempt > 1:
+                return response  # an earlier try did it; its answer was lost
             retry_after = parse_retry_after(response.headers.get("retry-after"))
             transient = status == 429 or (status >= 500 and idempotent)
             too_long = retry_after is not None and retry_after > policy.max_retry_after

@@ -12,6 +12,7 @@ from .errors import ValidationError
 PROMPT_MAX_CHARS = 500
 NAME_MAX_CHARS = 1000
 OUTPUT_FORMATS = ("gif", "mp4", "webm")
+MEDIA_TYPES = {"gif": "image/gif", "mp4": "video/mp4", "webm": "video/webm"}
 UPLOAD_TYPES = ("image", "video", "audio")
 
 

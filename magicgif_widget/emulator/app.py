@@ -21,6 +21,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from ..client.validation import MEDIA_TYPES
 from . import render
 from .faults import Fault, FaultError, Faults
 from .jobs import CREDITS_PER_GIF, JobStore, iso
@@ -63,6 +64,12 @@ def error(
 @functools.lru_cache(maxsize=64)
 def _rendered(prompt: str, output_format: str) -> bytes:
     return render.render(prompt, output_format)
+
+
+@functools.lru_cache(maxsize=2)
+def _file_bytes(path: Path, mtime_ns: int, size: int) -> bytes:
+    """``--output-file`` read once, not per download (re-read if the file changes)."""
+    return path.read_bytes()
 
 
 class Emulator:
@@ -331,7 +338,7 @@ class Emulator:
         rule: Fault | None = getattr(request.state, "fault", None)
         data = await self._output(job.prompt, job.output_format)
         headers = [
-            (b"content-type", render.MEDIA_TYPES[job.output_format].encode()),
+            (b"content-type", MEDIA_TYPES[job.output_format].encode()),
             (b"content-length", str(len(data)).encode()),
             (b"cache-control", b"private, max-age=3600"),
         ]
@@ -370,7 +377,10 @@ class Emulator:
 
     async def _output(self, prompt: str, output_format: str) -> bytes:
         if self.output_file is not None:
-            return await asyncio.to_thread(self.output_file.read_bytes)
+            info = self.output_file.stat()
+            return await asyncio.to_thread(
+                _file_bytes, self.output_file, info.st_mtime_ns, info.st_size
+            )
         return await asyncio.to_thread(_rendered, prompt, output_format)
 
     # -- test hooks ----------------------------------------------------------------------

@@ -18,11 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 from PIL import Image, ImageDraw, ImageFont
 
+from ..client.validation import OUTPUT_FORMATS
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-FORMATS: tuple[str, ...] = ("gif", "mp4", "webm")
-MEDIA_TYPES: dict[str, str] = {"gif": "image/gif", "mp4": "video/mp4", "webm": "video/webm"}
+FORMATS: tuple[str, ...] = OUTPUT_FORMATS
 
 FPS = 12
 FRAME_MS = 80

@@ -15,18 +15,18 @@ import os
 import platform
 import random
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
+
+from magicgif_widget.emulator.server import emulator_process
 
 PROMPT = {"prompt": "Cute dancing cat, pixel art"}
 TOKEN = "mhk_bench_token"
@@ -35,45 +35,15 @@ TOKEN = "mhk_bench_token"
 # ---- the emulator, as a separate process --------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def emulator(render_seconds: float, output_file: Path) -> Iterator[str]:
-    port = free_port()
-    cmd = [
-        sys.executable,
-        "-m",
-        "magicgif_widget.cli",
-        "emulator",
-        "--port",
-        str(port),
+def emulator(render_seconds: float, output_file: Path) -> Any:
+    return emulator_process(
         "--render-seconds",
         str(render_seconds),
         "--output-file",
         str(output_file),
         "--log-level",
         "error",
-    ]
-    proc = subprocess.Popen(cmd, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if httpx.get(f"{url}/emulator/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    )
 
 
 def reset(url: str) -> None:

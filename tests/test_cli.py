@@ -13,7 +13,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from magicgif_widget.emulator.server import free_port
+from magicgif_widget.emulator.server import emulator_process
 
 MAGICGIF = [sys.executable, "-m", "magicgif_widget.cli"]
 
@@ -56,109 +56,54 @@ def test_errors_are_one_specific_line(tmp_path: Path, args, needle, code):
 
 
 def test_job_failure_exits_1_with_the_project_id(tmp_path: Path):
-    port = free_port()
-    with subprocess.Popen(
-        [*MAGICGIF, "emulator", "--port", str(port), "--render-seconds", "0.2"],
-        stderr=subprocess.PIPE,
-        text=True,
-    ) as emu:
-        try:
-            url = f"http://127.0.0.1:{port}"
-            _wait_up(url)
-            httpx.post(f"{url}/emulator/faults", json={"route": "create", "outcome": "error"})
-            proc = run("generate", "cat", "--base-url", url, cwd=tmp_path)
-            assert proc.returncode == 1
-            last = proc.stderr.strip().splitlines()[-1]
-            assert last.startswith("magicgif: error: job cm") and "render_failed" in last
-            assert "SANDBOX" not in proc.stderr
-        finally:
-            emu.send_signal(signal.SIGINT)
+    with emulator_process("--render-seconds", "0.2") as url:
+        httpx.post(f"{url}/emulator/faults", json={"route": "create", "outcome": "error"})
+        proc = run("generate", "cat", "--base-url", url, cwd=tmp_path)
+    assert proc.returncode == 1
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("magicgif: error: job cm") and "render_failed" in last
+    assert "SANDBOX" not in proc.stderr
 
 
 def test_emulator_command_with_token_and_output_file(tmp_path: Path):
     payload = tmp_path / "fixed.gif"
     Image.new("RGB", (8, 8), "red").save(payload)
-    port = free_port()
-    cmd = [
-        *MAGICGIF,
-        "emulator",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--render-seconds",
-        "0.1",
-        "--output-file",
-        str(payload),
-        "--token",
-        "s3cret",
-    ]
-    with subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True) as emu:
-        try:
-            url = f"http://127.0.0.1:{port}"
-            _wait_up(url)
-            body = {"style": {"prompt": "cat"}}
-            assert httpx.post(f"{url}/v1/ai-gif-generator", json=body).status_code == 401
-            env = {"MAGIC_HOUR_API_TOKEN": "s3cret"}
-            proc = run("generate", "cat", "--base-url", url, "-o", "o", cwd=tmp_path, env=env)
-            assert proc.returncode == 0, proc.stderr
-            assert Path(proc.stdout.strip()).read_bytes() == payload.read_bytes()
-            bad = run(
-                "generate",
-                "cat",
-                "--base-url",
-                url,
-                cwd=tmp_path,
-                env={"MAGIC_HOUR_API_TOKEN": "nope"},
-            )
-            assert bad.returncode == 1 and "401 unauthorized" in bad.stderr
-            assert "nope" not in bad.stderr
-        finally:
-            emu.send_signal(signal.SIGINT)
-            emu.wait(10)
-    assert emu.returncode is not None
+    args = ("--render-seconds", "0.1", "--output-file", str(payload), "--token", "s3cret")
+    with emulator_process(*args) as url:
+        body = {"style": {"prompt": "cat"}}
+        assert httpx.post(f"{url}/v1/ai-gif-generator", json=body).status_code == 401
+        env = {"MAGIC_HOUR_API_TOKEN": "s3cret"}
+        proc = run("generate", "cat", "--base-url", url, "-o", "o", cwd=tmp_path, env=env)
+        assert proc.returncode == 0, proc.stderr
+        assert Path(proc.stdout.strip()).read_bytes() == payload.read_bytes()
+        bad = run(
+            "generate", "cat", "--base-url", url, cwd=tmp_path, env={"MAGIC_HOUR_API_TOKEN": "nope"}
+        )
+        assert bad.returncode == 1 and "401 unauthorized" in bad.stderr
+        assert "nope" not in bad.stderr
+    with pytest.raises(httpx.TransportError):  # Ctrl-C stopped it
+        httpx.get(f"{url}/emulator/health", timeout=1)
 
 
 def test_ctrl_c_names_the_job_and_exits_130(tmp_path: Path):
-    port = free_port()
-    with subprocess.Popen(
-        [*MAGICGIF, "emulator", "--port", str(port), "--render-seconds", "30"],
-        stderr=subprocess.PIPE,
-        text=True,
-    ) as emu:
-        try:
-            url = f"http://127.0.0.1:{port}"
-            _wait_up(url)
-            env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-            gen = subprocess.Popen(
-                [*MAGICGIF, "generate", "cat", "--base-url", url],
-                cwd=tmp_path,
-                env=env,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            assert gen.stderr is not None
-            line = ""
-            deadline = time.monotonic() + 20
-            while "created" not in line and time.monotonic() < deadline:
-                line = gen.stderr.readline()
-            project_id = line.split("job ")[1].split()[0]
-            t0 = time.monotonic()
-            gen.send_signal(signal.SIGINT)
-            rest = gen.communicate(timeout=10)[1]
-            assert time.monotonic() - t0 < 3
-            assert gen.returncode == 130
-            assert f"project {project_id} continues on the server" in rest
-        finally:
-            emu.send_signal(signal.SIGINT)
-
-
-def _wait_up(url: str) -> None:
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/emulator/health", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.05)
-    raise AssertionError(f"emulator at {url} did not start")
+    with emulator_process("--render-seconds", "30") as url:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        gen = subprocess.Popen(
+            [*MAGICGIF, "generate", "cat", "--base-url", url],
+            cwd=tmp_path,
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert gen.stderr is not None
+        line = ""
+        deadline = time.monotonic() + 20
+        while "created" not in line and time.monotonic() < deadline:
+            line = gen.stderr.readline()
+        project_id = line.split("job ")[1].split()[0]
+        t0 = time.monotonic()
+        gen.send_signal(signal.SIGINT)
+        rest = gen.communicate(timeout=10)[1]
+        assert time.monotonic() - t0 < 3
+        assert gen.returncode == 130
+        assert f"project {project_id} continues on the server" in rest

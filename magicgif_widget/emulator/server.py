@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
+from collections.abc import Iterator
 
+import httpx
 import uvicorn
 
 from .app import EmulatedReset, Emulator
@@ -85,3 +91,43 @@ class BackgroundServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+@contextlib.contextmanager
+def emulator_process(*args: str, host: str = "127.0.0.1", timeout: float = 20.0) -> Iterator[str]:
+    """``magicgif emulator ARGS`` in its own process on a free port; yields its base URL.
+
+    Waits until it answers, and stops it with SIGINT (as Ctrl-C would) on exit.
+    """
+    port = free_port(host)
+    cmd = [
+        sys.executable,
+        "-m",
+        "magicgif_widget.cli",
+        "emulator",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        *args,
+    ]
+    url = f"http://{host}:{port}"
+    with subprocess.Popen(cmd, stderr=subprocess.DEVNULL) as proc:
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    if httpx.get(f"{url}/emulator/health", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the emulator did not start on {url}")
+                time.sleep(0.05)
+            yield url
+        finally:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
+import shlex
 import signal
 import sys
 import threading
@@ -12,8 +14,15 @@ import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
+from .client.batch import (
+    MAX_CONCURRENCY,
+    BatchInterrupted,
+    BatchProgress,
+    check_concurrency,
+    normalize,
+)
 from .client.errors import GenerationInterrupted, MagicHourError, ValidationError
 from .client.models import Completed, Created, DownloadProgress, Event, Retrying, StatusChanged
 from .client.settings import SandboxWarning
@@ -133,6 +142,135 @@ def _generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def read_batch_file(path: str) -> tuple[list[dict[str, Any]], list[int]]:
+    """Items from a file of prompts, one per line, or JSON lines of ``generate`` arguments.
+
+    Blank lines are skipped. Returns the items and their line numbers; every bad line is
+    reported at once (``ValidationError``) so nothing is sent for a file with mistakes.
+    """
+    try:
+        if path == "-":
+            text = sys.stdin.read()
+        else:
+            with open(path, encoding="utf-8") as handle:
+                text = handle.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise ValidationError("FILE", f"cannot read {path!r}: {reason}") from None
+    items: list[dict[str, Any]] = []
+    lines: list[int] = []
+    problems: list[str] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        raw: Any = line.strip()
+        if raw.startswith("{"):
+            try:
+                raw = json.loads(raw)
+            except ValueError as exc:
+                problems.append(f"line {number}: invalid JSON ({exc.msg})")
+                continue
+        try:
+            items.append(normalize(raw, len(items), None))
+            lines.append(number)
+        except ValidationError as exc:
+            problems.append(f"line {number}: {exc.message.split(': ', 1)[-1]}")
+    if problems:
+        shown = "; ".join(problems[:10])
+        more = f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""
+        raise ValidationError("FILE", f"{path}: {shown}{more}; nothing was sent")
+    if not items:
+        raise ValidationError("FILE", f"{path} holds no prompts")
+    return items, lines
+
+
+class BatchLines:
+    """Batch progress on a terminal (one bar), or one line per finished item otherwise."""
+
+    def __init__(self, stream: TextIO, lines: list[int]) -> None:
+        from .client.batchbar import BatchBar
+
+        self.stream = stream
+        self.lines = lines
+        self.bar = BatchBar(file=stream) if stream.isatty() else None
+        self.last: BatchProgress | None = None
+
+    def __call__(self, progress: BatchProgress) -> None:
+        self.last = progress
+        if self.bar is not None:
+            self.bar(progress)
+        if progress.result is None or progress.index is None:
+            return
+        line = self.lines[progress.index]
+        result = progress.result
+        if isinstance(result, MagicHourError):
+            self._write(f"magicgif: line {line}: {type(result).__name__}: {result}")
+        elif self.bar is None:
+            counts = progress.counts
+            paths = ", ".join(result.downloaded_paths or [])
+            self._write(f"magicgif: [{counts.finished}/{counts.total}] line {line}: {paths}")
+
+    def _write(self, text: str) -> None:
+        if self.bar is not None:
+            self.bar.write(text)
+        else:
+            print(text, file=self.stream, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _batch(args: argparse.Namespace) -> int:
+    from .client import Client
+
+    items, lines = read_batch_file(args.file)
+    err = sys.stderr
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SandboxWarning)
+        client = Client(base_url=args.base_url)
+    again = shlex.join(["magicgif", *args.argv])
+    with client:
+        if client.sandbox:
+            print(SANDBOX_NOTE, file=err)
+        display = BatchLines(err, lines)
+        try:
+            results = client.v1.ai_gif_generator.generate_many(
+                items,
+                download_directory=args.output_dir,
+                concurrency=args.concurrency,
+                output_format=args.format,
+                retry_failed=args.retry_failed,
+                retry_unknown=args.retry_unknown,
+                timeout=args.timeout,
+                progress=False,
+                on_event=display,
+            )
+        except BatchInterrupted as exc:
+            print(f"{_fresh_line()}magicgif: {exc}\nmagicgif: resume with: {again}", file=err)
+            return 130
+        finally:
+            display.close()
+    for path in results.paths:
+        print(os.path.abspath(path))
+    counts = results.counts
+    print(f"magicgif: batch: {counts.describe()}; ledger {results.ledger_path}", file=err)
+    if counts.unknown:
+        print(
+            f"magicgif: {counts.unknown} item(s) are unknown: their create was sent but the "
+            "answer was lost, so a job may exist and be charged. Check your Magic Hour "
+            "library; to create them again anyway, add --retry-unknown",
+            file=err,
+        )
+    if counts.failed:
+        print(
+            f"magicgif: {counts.failed} item(s) failed; run the same command again to resume "
+            f"jobs still running, or add --retry-failed to create failed ones again: {again}",
+            file=err,
+        )
+    return 0 if counts.complete == counts.total else 1
+
+
 def _emulator(args: argparse.Namespace) -> int:
     from .emulator import Emulator
     from .emulator.server import serve
@@ -167,6 +305,15 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _concurrency(text: str) -> int:
+    try:
+        return check_concurrency(int(text))
+    except (ValueError, ValidationError):
+        raise argparse.ArgumentTypeError(
+            f"must be a whole number from 1 to {MAX_CONCURRENCY}, got {text!r}"
+        ) from None
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="magicgif",
@@ -188,6 +335,33 @@ def parser() -> argparse.ArgumentParser:
     )
     gen.add_argument("--base-url", default=None, help=argparse.SUPPRESS)
     gen.set_defaults(run=_generate)
+
+    bat = sub.add_parser(
+        "batch",
+        help="generate one animation per line of FILE, resumably",
+        description="Generate one animation per line of FILE (a prompt, or a JSON object of "
+        "generate arguments: prompt or style, name, output_format). A ledger in the output "
+        "directory makes a rerun with the same arguments resume without creating any job twice.",
+    )
+    bat.add_argument("file", metavar="FILE", help="prompts, one per line ('-' for stdin)")
+    bat.add_argument("-o", "--output-dir", required=True, help="download directory (and ledger)")
+    bat.add_argument(
+        "--concurrency", type=_concurrency, default=4, help="jobs at once (default 4, max 64)"
+    )
+    bat.add_argument("--format", choices=OUTPUT_FORMATS, default=None, help="default format")
+    bat.add_argument(
+        "--retry-failed", action="store_true", help="create failed items again (costs credits)"
+    )
+    bat.add_argument(
+        "--retry-unknown",
+        action="store_true",
+        help="create items whose earlier create went unanswered again (may charge twice)",
+    )
+    bat.add_argument(
+        "--timeout", type=_seconds, default=900.0, help="per-job limit in seconds (default 900)"
+    )
+    bat.add_argument("--base-url", default=None, help=argparse.SUPPRESS)
+    bat.set_defaults(run=_batch)
 
     emu = sub.add_parser("emulator", help="serve the API emulator over HTTP (tests, benchmarks)")
     emu.add_argument("--host", default="127.0.0.1")
@@ -212,7 +386,9 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser().parse_args(argv)
+    args.argv = argv
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _interrupt)
     try:

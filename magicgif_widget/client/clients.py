@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import httpx
 
 from . import resources
-from .errors import ValidationError
+from .batch import BatchInterrupted, BatchProgress, BatchResults
+from .batchbar import BatchBar
+from .errors import GenerationInterrupted, ValidationError
 from .models import Event
 from .settings import DEFAULT_BASE_URL, PollPolicy, Settings, resolve
 from .sync import LoopThread, SyncResource, blocking, blocking_with_events
@@ -130,6 +132,48 @@ class AiGifGenerator(SyncResource):
         inner: resources.AsyncAiGifGenerator = self._inner
         inner._request(**_request_args(kwargs))  # check arguments here, before any request
         return self._runner.iterate(lambda emit: inner.generate(on_event=emit, **kwargs))
+
+    def generate_many(
+        self,
+        items: Iterable[str | Mapping[str, Any]],
+        *,
+        progress: bool = True,
+        on_event: Callable[[BatchProgress], None] | None = None,
+        **kwargs: Any,
+    ) -> BatchResults:
+        """``generate`` for many items at once, resumable; see ``AsyncClient``'s twin.
+
+        The bar and ``on_event`` run in this thread; Ctrl-C raises ``BatchInterrupted``.
+        """
+        inner: resources.AsyncAiGifGenerator = self._inner
+        items = list(items) if isinstance(items, Iterable) and not isinstance(items, str) else items
+        bar = BatchBar() if progress else None
+        last: list[BatchProgress] = []
+
+        def relay(event: Any) -> None:
+            last[:] = [event]
+            if bar is not None:
+                bar(event)
+            if on_event is not None:
+                on_event(event)
+
+        try:
+            return self._runner.run_events(
+                lambda emit: inner.generate_many(
+                    items,
+                    progress=False,
+                    on_event=emit,
+                    **kwargs,  # type: ignore[arg-type]
+                ),
+                relay,
+            )
+        except GenerationInterrupted:
+            counts = last[0].counts if last else None
+            where = last[0].ledger_path if last else "in the download directory"
+            raise BatchInterrupted(counts, where) from None
+        finally:
+            if bar is not None:
+                bar.close()
 
 
 def _request_args(kwargs: dict[str, Any]) -> dict[str, Any]:

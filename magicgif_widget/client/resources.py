@@ -6,15 +6,16 @@ import asyncio
 import io
 import mimetypes
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import quote, urlsplit
 
 import httpx
 
+from . import batch, workflow
 from . import validation as check
-from . import workflow
+from .batch import BatchProgress, BatchResults
 from .errors import (
     CreateOutcomeUnknown,
     InvalidResponseError,
@@ -203,6 +204,93 @@ class AsyncAiGifGenerator:
             poll_interval,
         )
         return workflow.stream(self, request)
+
+    async def generate_many(
+        self,
+        items: Iterable[str | Mapping[str, Any]],
+        *,
+        download_directory: str | os.PathLike[str],
+        concurrency: int = 4,
+        output_format: str | None = None,
+        retry_failed: bool = False,
+        retry_unknown: bool = False,
+        timeout: float | None = DEFAULT_GENERATE_TIMEOUT,
+        poll_interval: float | PollPolicy | None = None,
+        progress: bool = True,
+        on_event: Callable[[BatchProgress], None] | None = None,
+    ) -> BatchResults:
+        """``generate`` for many items (prompts or dicts of its arguments), ``concurrency`` at once.
+
+        Results come in input order, each an ``ImageProject`` or that item's typed error. A
+        ledger in ``download_directory`` makes a rerun resume: jobs already created are polled,
+        never created again; failed and unknown items are re-created only on request.
+        """
+        template, bodies, options = self._batch_args(
+            items, download_directory, concurrency, output_format, timeout, poll_interval
+        )
+        for flag, value in (("retry_failed", retry_failed), ("retry_unknown", retry_unknown)):
+            if not isinstance(value, bool):
+                raise ValidationError(flag, f"must be True or False, got {value!r:.40}")
+        bar = None
+        if progress:
+            from .batchbar import BatchBar
+
+            bar = BatchBar()
+        user = on_event
+
+        def relay(event: BatchProgress) -> None:
+            if bar is not None:
+                bar(event)
+            if user is not None:
+                user(event)
+
+        try:
+            return await batch.generate_many(
+                self,
+                bodies,
+                template,
+                server=self.transport.settings.base_url,
+                concurrency=options,
+                retry_failed=retry_failed,
+                retry_unknown=retry_unknown,
+                sandbox=self.transport.settings.sandbox,
+                on_event=relay,
+            )
+        finally:
+            if bar is not None:
+                bar.close()
+
+    def _batch_args(
+        self,
+        items: Any,
+        directory: Any,
+        concurrency: Any,
+        output_format: Any,
+        timeout: Any,
+        poll_interval: Any,
+    ) -> tuple[workflow.GenerateRequest, list[dict[str, Any] | ValidationError], int]:
+        """Checked batch arguments; a bad item becomes that item's error, not the batch's."""
+        if directory is None:
+            raise ValidationError(
+                "download_directory", "is required for a batch (its ledger lives there)"
+            )
+        if isinstance(items, (str, bytes, Mapping)) or not isinstance(items, Iterable):
+            raise ValidationError(
+                "items", "must be a list of prompts or of dicts of generate() arguments"
+            )
+        items = list(items)
+        if not items:
+            raise ValidationError("items", "is empty")
+        fmt = check.check_output_format(output_format)
+        width = batch.check_concurrency(concurrency)
+        template = _request(self.transport, {}, True, True, directory, timeout, poll_interval)
+        bodies: list[dict[str, Any] | ValidationError] = []
+        for index, item in enumerate(items):
+            try:
+                bodies.append(batch.normalize(item, index, fmt))
+            except ValidationError as exc:
+                bodies.append(exc)
+        return template, bodies, width
 
     # -- the workflow's Api ------------------------------------------------------------
 

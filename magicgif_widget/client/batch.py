@@ -1,0 +1,467 @@
+"""``generate_many``: many jobs on one loop, bounded, resumable, never paying twice.
+
+Items run ``concurrency`` at a time through the same workflow as ``generate``; the client's
+transport already holds every request after a 429, so a rate limit slows the whole batch.
+The ledger (``ledger.py``) decides per item: create, poll an existing job, or report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from . import validation as check
+from . import workflow
+from .download import safe_stem
+from .errors import (
+    APIStatusError,
+    CreateOutcomeUnknown,
+    GenerationInterrupted,
+    JobCanceledError,
+    JobError,
+    JobFailedError,
+    MagicHourError,
+    NetworkError,
+    NotFoundError,
+    ValidationError,
+)
+from .ledger import Entry, Ledger
+from .models import Created, Event, ImageProject
+
+log = logging.getLogger("magicgif_widget")
+
+ITEM_KEYS = frozenset({"style", "prompt", "name", "output_format"})
+MAX_CONCURRENCY = 64
+Result = ImageProject | MagicHourError
+
+
+@dataclass(frozen=True)
+class BatchCounts:
+    """Where the batch stands; ``credits`` is what its items' jobs cost, earlier runs included."""
+
+    total: int
+    complete: int = 0
+    failed: int = 0
+    unknown: int = 0
+    running: int = 0
+    reused: int = 0  # complete from an earlier run, files checked, no request sent
+    credits: int = 0
+    sandbox: bool = False  # the sandbox charges nothing, whatever it reports
+
+    @property
+    def cost(self) -> str:
+        return "sandbox, no credits" if self.sandbox else f"{self.credits} credits"
+
+    @property
+    def finished(self) -> int:
+        return self.complete + self.failed + self.unknown
+
+    def describe(self) -> str:
+        parts = [f"{self.complete} of {self.total} complete"]
+        if self.reused:
+            parts[0] += f" ({self.reused} from earlier runs)"
+        if self.failed:
+            parts.append(f"{self.failed} failed")
+        if self.unknown:
+            parts.append(f"{self.unknown} unknown")
+        if self.running:
+            parts.append(f"{self.running} running")
+        parts.append(self.cost)
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class BatchProgress:
+    """A change in the batch: item ``index``'s workflow ``event``, or its final ``result``."""
+
+    counts: BatchCounts
+    ledger_path: str
+    index: int | None = None
+    event: Event | None = None
+    result: Result | None = field(default=None, repr=False)
+    kind: Literal["batch"] = "batch"
+
+
+class BatchResults(list[Result]):
+    """One entry per item in input order: the ``ImageProject`` or the item's typed error."""
+
+    def __init__(self, results: Iterable[Result], counts: BatchCounts, ledger_path: Path) -> None:
+        super().__init__(results)
+        self.counts = counts
+        self.ledger_path = ledger_path
+
+    @property
+    def completed(self) -> list[ImageProject]:
+        return [r for r in self if isinstance(r, ImageProject)]
+
+    @property
+    def errors(self) -> dict[int, MagicHourError]:
+        """The failed items by input index."""
+        return {i: r for i, r in enumerate(self) if isinstance(r, MagicHourError)}
+
+    @property
+    def paths(self) -> list[str]:
+        """Every downloaded file, in input order."""
+        return [p for r in self.completed for p in r.downloaded_paths or []]
+
+    def __repr__(self) -> str:
+        return f"<BatchResults {self.counts.describe()}; ledger {self.ledger_path}>"
+
+
+class BatchInterrupted(GenerationInterrupted):
+    """Ctrl-C stopped a batch; running jobs go on on the server and a rerun picks them up."""
+
+    def __init__(self, counts: BatchCounts | None, ledger_path: str) -> None:
+        KeyboardInterrupt.__init__(
+            self,
+            f"interrupted; {counts.describe() if counts else 'nothing finished'}. Jobs already "
+            f"created go on on the server; run the same batch again to resume (ledger "
+            f"{ledger_path})",
+        )
+        self.project_id = None
+        self.counts = counts
+        self.ledger_path = ledger_path
+
+
+def normalize(item: Any, index: int, output_format: str | None) -> dict[str, Any]:
+    """One item (a prompt, or a dict of ``generate`` arguments) as a checked create body."""
+    where = f"items[{index}]"
+    if isinstance(item, str):
+        item = {"prompt": item}
+    if not isinstance(item, Mapping):
+        kind = type(item).__name__
+        raise ValidationError(where, f"must be a prompt string or a dict, got {kind}")
+    unknown = set(item) - ITEM_KEYS
+    if unknown:
+        names = ", ".join(sorted(map(str, unknown)))
+        raise ValidationError(where, f"unknown keys {names}; use {', '.join(sorted(ITEM_KEYS))}")
+    if "prompt" in item and "style" in item:
+        raise ValidationError(where, "give prompt or style, not both")
+    style = item["style"] if "style" in item else {"prompt": item.get("prompt")}
+    try:
+        body: dict[str, Any] = {"style": check.check_style(style)}
+        name = check.check_name(item.get("name"))
+        fmt = check.check_output_format(item.get("output_format", output_format))
+    except ValidationError as exc:
+        raise ValidationError(f"{where}.{exc.field}", exc.message.split(": ", 1)[-1]) from None
+    if name is not None:
+        body["name"] = name
+    if fmt is not None:
+        body["output_format"] = fmt
+    return body
+
+
+def item_keys(bodies: list[dict[str, Any] | None]) -> list[str | None]:
+    """Stable ledger keys: a hash of the request plus its occurrence (repeats are distinct)."""
+    seen: Counter[str] = Counter()
+    keys: list[str | None] = []
+    for body in bodies:
+        if body is None:
+            keys.append(None)
+            continue
+        digest = hashlib.sha256(
+            json.dumps(body, sort_keys=True, ensure_ascii=False).encode()
+        ).hexdigest()[:24]
+        seen[digest] += 1
+        keys.append(f"{digest}/{seen[digest]}")
+    return keys
+
+
+def check_concurrency(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_CONCURRENCY:
+        raise ValidationError(
+            "concurrency", f"must be a whole number from 1 to {MAX_CONCURRENCY}, got {value!r:.40}"
+        )
+    return value
+
+
+class Batch:
+    """One run of ``generate_many`` over a ledger."""
+
+    def __init__(
+        self,
+        api: workflow.Api,
+        ledger: Ledger,
+        items: list[dict[str, Any] | ValidationError],
+        template: workflow.GenerateRequest,
+        *,
+        concurrency: int,
+        retry_failed: bool,
+        retry_unknown: bool,
+        sandbox: bool,
+        on_event: Callable[[BatchProgress], None] | None,
+    ) -> None:
+        self.api = api
+        self.ledger = ledger
+        self.items = items
+        self.template = template
+        self.retry_failed = retry_failed
+        self.retry_unknown = retry_unknown
+        self.sandbox = sandbox
+        self._on_event = on_event
+        self._gate = asyncio.Semaphore(concurrency)
+        self.results: list[Result | None] = [None] * len(items)
+        self.counts = BatchCounts(total=len(items), sandbox=sandbox)
+        self._credits: dict[str, int] = {}
+
+    @property
+    def directory(self) -> Path:
+        return self.ledger.directory
+
+    async def run(self) -> BatchResults:
+        bodies = [i if isinstance(i, dict) else None for i in self.items]
+        keys = item_keys(bodies)
+        entries = {
+            key: self.ledger.ensure(key, index, body)
+            for index, (key, body) in enumerate(zip(keys, bodies, strict=True))
+            if key is not None and body is not None
+        }
+        self._credits = {k: e.credits for k, e in entries.items()}
+        self._remove_stale_parts(entries.values())
+        self._update()
+        tasks = [
+            asyncio.ensure_future(self._item(i, item, keys[i])) for i, item in enumerate(self.items)
+        ]
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        return BatchResults(self.results, self.counts, self.ledger.path)  # type: ignore[arg-type]
+
+    # -- one item ----------------------------------------------------------------------
+
+    async def _item(
+        self, index: int, item: dict[str, Any] | ValidationError, key: str | None
+    ) -> None:
+        if isinstance(item, ValidationError) or key is None:
+            assert isinstance(item, ValidationError)
+            self._finish(index, item, "failed")
+            return
+        entry = self.ledger.get(key)
+        assert entry is not None
+        if entry.state == "complete":
+            reused = self._reuse(entry)
+            if reused is not None:
+                self._finish(index, reused, "complete", reused=True)
+                return
+        elif entry.state == "failed" and not self.retry_failed:
+            self._finish(index, _stored_error(entry), "failed")
+            return
+        elif entry.state == "unknown" and not self.retry_unknown:
+            self._finish(index, _unknown_error(entry), "unknown")
+            return
+        async with self._gate:
+            self._update(running=+1)
+            try:
+                result, state = await self._run(index, key)
+            finally:
+                self._update(running=-1)
+        self._finish(index, result, state)
+
+    async def _run(self, index: int, key: str) -> tuple[Result, str]:
+        entry = self.ledger.get(key)
+        assert entry is not None
+        emit = self._emitter(index, key)
+        if entry.state == "created" and entry.project_id:
+            try:
+                project = await workflow.resume(self.api, entry.project_id, self.template, emit)
+            except NotFoundError as exc:
+                if not self.sandbox:
+                    return self._failed(key, exc), "failed"
+                # Sandbox jobs live only as long as the process that made them; free to redo.
+                self.ledger.pending(key, "the sandbox job was gone (it lives in one process)")
+            except MagicHourError as exc:
+                return self._classify(key, exc, created=True)
+            else:
+                return self._complete(key, project), "complete"
+        self.ledger.creating(key)
+        request = replace(self.template, body=entry.request)
+        try:
+            project = await workflow.generate(self.api, request, emit)
+        except MagicHourError as exc:
+            return self._classify(key, exc, created=exc.project_id is not None)
+        except Exception as exc:  # a bug: the create may or may not have gone out
+            log.exception("batch item %d crashed", index)
+            err = CreateOutcomeUnknown(f"unexpected {type(exc).__name__}: {str(exc)[:200]}")
+            self.ledger.unknown(key, err.message)
+            return err, "unknown"
+        return self._complete(key, project), "complete"
+
+    def _emitter(self, index: int, key: str) -> Callable[[Event], None]:
+        def emit(event: Event) -> None:
+            if isinstance(event, Created):  # record the id before anything else happens
+                self.ledger.created(key, event.project_id, event.credits_charged)
+                self._credits[key] = event.credits_charged
+                self._update()
+            self._send(BatchProgress(self.counts, str(self.ledger.path), index, event))
+
+        return emit
+
+    def _classify(self, key: str, exc: MagicHourError, *, created: bool) -> tuple[Result, str]:
+        """Record what an error means for the item's job; never loses a project id."""
+        if created:
+            if isinstance(exc, (JobError, NotFoundError)):
+                return self._failed(key, exc), "failed"
+            self.ledger.note(key, str(exc))  # the job goes on; a rerun polls it
+            return exc, "failed"
+        if _refused(exc):
+            self.ledger.pending(key, str(exc))  # no job was made; a rerun may try again
+            return exc, "failed"
+        if not isinstance(exc, CreateOutcomeUnknown):
+            exc = _as_unknown(exc)
+        self.ledger.unknown(key, str(exc))
+        return exc, "unknown"
+
+    def _failed(self, key: str, exc: MagicHourError) -> MagicHourError:
+        project = exc.project if isinstance(exc, JobError) else None
+        credits = project.credits_charged if project else self._credits.get(key, 0)
+        self._credits[key] = credits
+        raw = project.model_dump() if project else None
+        self.ledger.failed(key, str(exc), raw, credits)
+        return exc
+
+    def _complete(self, key: str, project: ImageProject) -> ImageProject:
+        files = []
+        for path in project.downloaded_paths or []:
+            p = Path(path)
+            files.append((p.name, p.stat().st_size))
+        self._credits[key] = project.credits_charged
+        self.ledger.complete(key, project.model_dump(), files, project.credits_charged)
+        return project
+
+    def _reuse(self, entry: Entry) -> ImageProject | None:
+        """The stored result if every file is still there at its recorded size, else None."""
+        paths = []
+        for name, size in entry.files:
+            path = self.directory / name
+            try:
+                ok = path.is_file() and path.stat().st_size == size
+            except OSError:
+                ok = False
+            if not ok:
+                self.ledger.reopen(entry.key, f"{name} was missing or changed; downloading again")
+                return None
+            paths.append(str(path))
+        if not entry.project or not paths:
+            self.ledger.reopen(entry.key, "no record of the files; downloading again")
+            return None
+        return _project(entry.project).with_paths(paths)
+
+    def _remove_stale_parts(self, entries: Iterable[Entry]) -> None:
+        """Temporary downloads of this ledger's jobs left by a killed run (never whole files)."""
+        for entry in entries:
+            if not entry.project_id or entry.state == "complete":
+                continue
+            for part in self.directory.glob(f".{safe_stem(entry.project_id)}.*.part"):
+                with contextlib.suppress(OSError):
+                    part.unlink()
+
+    # -- counts and events -------------------------------------------------------------
+
+    def _finish(self, index: int, result: Result, state: str, reused: bool = False) -> None:
+        self.results[index] = result
+        bump = {"complete": "complete", "failed": "failed", "unknown": "unknown"}[state]
+        self.counts = replace(
+            self.counts,
+            **{bump: getattr(self.counts, bump) + 1},
+            reused=self.counts.reused + reused,
+            credits=sum(self._credits.values()),
+        )
+        self._send(BatchProgress(self.counts, str(self.ledger.path), index, None, result))
+
+    def _update(self, running: int = 0) -> None:
+        self.counts = replace(
+            self.counts,
+            running=self.counts.running + running,
+            credits=sum(self._credits.values()),
+        )
+        self._send(BatchProgress(self.counts, str(self.ledger.path)))
+
+    def _send(self, progress: BatchProgress) -> None:
+        if self._on_event is None:
+            return
+        try:
+            self._on_event(progress)
+        except Exception:  # a broken progress callback must not lose the batch
+            log.exception("batch progress callback failed; ignored")
+
+
+def _refused(exc: MagicHourError) -> bool:
+    """True when the create certainly made no job: a 4xx answer, or never sent at all."""
+    if isinstance(exc, ValidationError):
+        return True
+    if isinstance(exc, APIStatusError):
+        return exc.status_code is not None and exc.status_code < 500
+    return type(exc) is NetworkError  # connect failures; CreateOutcomeUnknown is a subclass
+
+
+def _as_unknown(exc: MagicHourError) -> CreateOutcomeUnknown:
+    return CreateOutcomeUnknown(
+        f"{exc}; the create may have made a job (and charged for it) whose id never arrived"
+    )
+
+
+def _unknown_error(entry: Entry) -> CreateOutcomeUnknown:
+    return CreateOutcomeUnknown(
+        f"an earlier run sent this item's create but never learned its answer "
+        f"({entry.error or 'no detail'}); the job may exist and may have been charged. "
+        "Check your Magic Hour library, then pass retry_unknown=True (CLI: --retry-unknown) "
+        "to create it again"
+    )
+
+
+def _stored_error(entry: Entry) -> MagicHourError:
+    note = "(from an earlier run; pass retry_failed=True, CLI --retry-failed, to create it again)"
+    text = f"{entry.error or 'failed'} {note}"
+    if entry.project:
+        project = _project(entry.project)
+        if project.status == "error":
+            code = project.error.code if project.error else None
+            return JobFailedError(text, project=project, code=code)
+        return JobCanceledError(text, project=project)
+    return MagicHourError(text, project_id=entry.project_id)
+
+
+def _project(raw: dict[str, Any]) -> ImageProject:
+    data = dict(raw)
+    data.pop("downloaded_paths", None)
+    return ImageProject.from_json(data)
+
+
+async def generate_many(
+    api: workflow.Api,
+    items: list[dict[str, Any] | ValidationError],
+    template: workflow.GenerateRequest,
+    *,
+    server: str,
+    concurrency: int,
+    retry_failed: bool,
+    retry_unknown: bool,
+    sandbox: bool,
+    on_event: Callable[[BatchProgress], None] | None,
+) -> BatchResults:
+    """Run the batch over the ledger of ``template.directory``; see ``Batch``."""
+    assert template.directory is not None
+    with Ledger(template.directory, server) as ledger:
+        batch = Batch(
+            api,
+            ledger,
+            items,
+            template,
+            concurrency=concurrency,
+            retry_failed=retry_failed,
+            retry_unknown=retry_unknown,
+            sandbox=sandbox,
+            on_event=on_event,
+        )
+        return await batch.run()

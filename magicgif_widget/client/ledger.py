@@ -1,0 +1,254 @@
+"""The batch ledger: one SQLite file in the download directory that remembers every job.
+
+Each item's intent is committed before its create is sent and its project id as soon as the
+create answers, so a batch killed at any moment can be resumed without paying twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from .errors import MagicHourError
+
+LEDGER_NAME = "magicgif-batch.sqlite3"
+LOCK_NAME = ".magicgif-batch.lock"
+SCHEMA_VERSION = "1"
+
+State = Literal["pending", "creating", "created", "complete", "failed", "unknown"]
+# pending   no job exists (never sent, or the API refused it): safe to create
+# creating  the create may be in flight: its outcome is unknown until it answers
+# created   the job exists; its id is known and it is polled, never re-created
+# complete  the outputs are on disk (``files``)
+# failed    the job ended in error or was canceled or deleted; retried only on request
+# unknown   a create was sent but its answer was lost: the job may exist and be charged
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS items (
+    key TEXT PRIMARY KEY,
+    position INTEGER NOT NULL,
+    request TEXT NOT NULL,
+    state TEXT NOT NULL,
+    project_id TEXT,
+    earlier_ids TEXT NOT NULL DEFAULT '[]',
+    credits INTEGER NOT NULL DEFAULT 0,
+    files TEXT NOT NULL DEFAULT '[]',
+    project TEXT,
+    error TEXT,
+    creates INTEGER NOT NULL DEFAULT 0,
+    updated_at TEXT NOT NULL
+);
+"""
+
+
+class LedgerError(MagicHourError):
+    """The ledger cannot be used: another batch holds it, or it belongs to another server."""
+
+
+@dataclass
+class Entry:
+    """One item's row: what was asked, what became of it."""
+
+    key: str
+    position: int
+    request: dict[str, Any]
+    state: State
+    project_id: str | None = None
+    earlier_ids: list[str] = field(default_factory=list)
+    credits: int = 0
+    files: list[tuple[str, int]] = field(default_factory=list)  # (name in the directory, size)
+    project: dict[str, Any] | None = None
+    error: str | None = None
+    creates: int = 0
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> Entry:
+        return cls(
+            key=row["key"],
+            position=row["position"],
+            request=json.loads(row["request"]),
+            state=row["state"],
+            project_id=row["project_id"],
+            earlier_ids=json.loads(row["earlier_ids"]),
+            credits=row["credits"],
+            files=[(str(name), int(size)) for name, size in json.loads(row["files"])],
+            project=json.loads(row["project"]) if row["project"] else None,
+            error=row["error"],
+            creates=row["creates"],
+        )
+
+
+class Ledger:
+    """The ledger of one download directory, locked for this process while it is open."""
+
+    def __init__(self, directory: Path, server: str) -> None:
+        self.directory = directory
+        self.path = directory / LEDGER_NAME
+        self._lock_fd = _lock(directory / LOCK_NAME, directory)
+        try:
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA synchronous=FULL")  # a commit survives a power cut
+            self._db.execute("PRAGMA busy_timeout=5000")
+            self._db.executescript(_SCHEMA)
+            self._claim(server)
+            # Anything still "creating" was cut off mid-create by a crash or a kill.
+            self._db.execute(
+                "UPDATE items SET state='unknown', updated_at=?, error=? WHERE state='creating'",
+                (_now(), "the run stopped while this create was in flight"),
+            )
+        except sqlite3.DatabaseError as exc:
+            self.close()
+            raise LedgerError(f"cannot use the batch ledger {self.path}: {exc}") from None
+        except BaseException:
+            self.close()
+            raise
+
+    def _claim(self, server: str) -> None:
+        meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+        if not meta:
+            self._db.executemany(
+                "INSERT INTO meta VALUES (?, ?)",
+                [("schema", SCHEMA_VERSION), ("server", server), ("created_at", _now())],
+            )
+            return
+        if meta.get("schema") != SCHEMA_VERSION:
+            raise LedgerError(
+                f"{self.path} has ledger schema {meta.get('schema')!r}; this version "
+                f"reads {SCHEMA_VERSION!r}"
+            )
+        if meta.get("server") != server:
+            raise LedgerError(
+                f"the batch in {self.directory} ran against {meta.get('server')}, not {server}; "
+                "its jobs live there. Use another download directory for this server."
+            )
+
+    # -- reads -------------------------------------------------------------------------
+
+    def get(self, key: str) -> Entry | None:
+        row = self._db.execute("SELECT * FROM items WHERE key=?", (key,)).fetchone()
+        return Entry.from_row(row) if row else None
+
+    def entries(self) -> list[Entry]:
+        rows = self._db.execute("SELECT * FROM items ORDER BY position").fetchall()
+        return [Entry.from_row(row) for row in rows]
+
+    # -- transitions (each one statement, committed before it returns) -----------------
+
+    def ensure(self, key: str, position: int, request: dict[str, Any]) -> Entry:
+        """The item's entry, added as ``pending`` if new; its position is updated."""
+        self._db.execute(
+            "INSERT INTO items (key, position, request, state, updated_at) "
+            "VALUES (?, ?, ?, 'pending', ?) "
+            "ON CONFLICT(key) DO UPDATE SET position=excluded.position",
+            (key, position, json.dumps(request, ensure_ascii=False), _now()),
+        )
+        entry = self.get(key)
+        assert entry is not None
+        return entry
+
+    def creating(self, key: str) -> None:
+        """Record the intent: from here until ``created`` the item's outcome is ambiguous."""
+        self._set(
+            key,
+            "state='creating', creates=creates+1, error=NULL, files='[]', project=NULL, "
+            "earlier_ids=CASE WHEN project_id IS NULL THEN earlier_ids "
+            "ELSE json_insert(earlier_ids, '$[#]', project_id) END, project_id=NULL",
+        )
+
+    def created(self, key: str, project_id: str, credits: int) -> None:
+        self._set(key, "state='created', project_id=?, credits=?", project_id, credits)
+
+    def complete(
+        self, key: str, project: dict[str, Any], files: list[tuple[str, int]], credits: int
+    ) -> None:
+        self._set(
+            key,
+            "state='complete', project=?, files=?, credits=?, error=NULL",
+            json.dumps(project),
+            json.dumps(files),
+            credits,
+        )
+
+    def failed(self, key: str, error: str, project: dict[str, Any] | None, credits: int) -> None:
+        self._set(
+            key,
+            "state='failed', error=?, project=?, credits=?",
+            error,
+            json.dumps(project) if project else None,
+            credits,
+        )
+
+    def unknown(self, key: str, error: str) -> None:
+        self._set(key, "state='unknown', error=?", error)
+
+    def pending(self, key: str, error: str | None) -> None:
+        """No job exists for the item (the API refused the create, or the job vanished)."""
+        self._set(
+            key,
+            "state='pending', error=?, earlier_ids=CASE WHEN project_id IS NULL THEN earlier_ids "
+            "ELSE json_insert(earlier_ids, '$[#]', project_id) END, project_id=NULL",
+            error,
+        )
+
+    def note(self, key: str, error: str) -> None:
+        """Keep the state (the job goes on), remember why this run did not finish it."""
+        self._set(key, "error=?", error)
+
+    def reopen(self, key: str, why: str) -> None:
+        """A complete item whose files are gone: poll and download it again (no new create)."""
+        self._set(key, "state='created', files='[]', error=?", why)
+
+    def _set(self, key: str, assignments: str, *values: Any) -> None:
+        self._db.execute(
+            f"UPDATE items SET {assignments}, updated_at=? WHERE key=?", (*values, _now(), key)
+        )
+
+    def close(self) -> None:
+        """Close the database, then release the directory's lock (idempotent)."""
+        db = getattr(self, "_db", None)
+        if db is not None:
+            db.close()
+            self._db = None  # type: ignore[assignment]
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # releases the flock
+            self._lock_fd = None
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def _lock(path: Path, directory: Path) -> int | None:
+    """Hold an exclusive lock on ``path`` (one batch per directory); None where unsupported."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory lock; one batch per directory is on the user
+        return None
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(fd, 32).decode(errors="replace").strip() or "another process"
+        os.close(fd)
+        raise LedgerError(
+            f"another magicgif batch (pid {holder}) is running in {directory}; wait for it "
+            "to finish, or use another download directory"
+        ) from None
+    with contextlib.suppress(OSError):
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+    return fd

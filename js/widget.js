@@ -11,6 +11,8 @@ const LABELS = {
   complete: "Complete",
   failed: "Failed",
   canceled: "Canceled",
+  waiting: "Waiting",
+  unknown: "Unknown",
 };
 let uid = 0;
 const newId = () => (globalThis.crypto?.randomUUID?.() ?? `${Date.now()}-${Math.random()}`).slice(0, 13);
@@ -151,6 +153,7 @@ function render({ model, el, signal }) {
     ...FORMATS.map((f) => h("option", { value: f, text: f.toUpperCase() })),
   );
   const name = h("input", { id: `${id}-name`, class: "mg-input", type: "text", placeholder: "optional" });
+  const galleryBox = h("input", { id: `${id}-gallery`, type: "checkbox", class: "mg-checkbox" });
   const generate = h("button", { type: "button", class: "mg-button mg-primary", text: "Generate" });
   const cancel = h("button", { type: "button", class: "mg-button", text: "Cancel" });
   const badge = h("span", { class: "mg-badge", title: "No API token: animations are drawn locally, no AI, no credits" });
@@ -167,10 +170,12 @@ function render({ model, el, signal }) {
   );
   const statusText = h("span", { "aria-live": "polite" });
   const elapsedText = h("span", { class: "mg-elapsed" });
-  const statusLine = h("div", { class: "mg-status" }, statusText, elapsedText);
+  const summaryText = h("span", { class: "mg-summary" });
+  const statusLine = h("div", { class: "mg-status" }, statusText, elapsedText, summaryText);
   const alert = h("div", { class: "mg-alert", role: "alert" });
   const notice = h("div", { class: "mg-notice" });
   const stage = h("div", { class: "mg-stage" });
+  const gallery = h("div", { class: "mg-gallery", role: "list", "aria-label": "Gallery" });
   const history = h("div", { class: "mg-history", role: "list", "aria-label": "History" });
   const counter = h("span", { class: "mg-count", id: `${id}-count` });
 
@@ -186,12 +191,19 @@ function render({ model, el, signal }) {
       { class: "mg-row" },
       h("div", { class: "mg-field" }, h("label", { class: "mg-label-text", for: format.id, text: "Format" }), format),
       h("div", { class: "mg-field mg-grow" }, h("label", { class: "mg-label-text", for: name.id, text: "Name" }), name),
+      h(
+        "div",
+        { class: "mg-field mg-check", title: "Generate one animation per line of the prompt, as a gallery" },
+        h("span", { class: "mg-label-text", "aria-hidden": "true", text: "Gallery" }),
+        h("label", { class: "mg-check-label", for: galleryBox.id }, galleryBox, h("span", { text: "One per line" })),
+      ),
       h("div", { class: "mg-actions" }, generate, cancel),
     ),
     h("div", { class: "mg-progress" }, progress, statusLine),
     alert,
     notice,
     stage,
+    gallery,
     history,
   );
   el.append(root);
@@ -202,6 +214,14 @@ function render({ model, el, signal }) {
     if (document.activeElement !== prompt) prompt.value = model.get("prompt");
     if (document.activeElement !== name) name.value = model.get("name");
     format.value = model.get("output_format");
+    const galleryMode = model.get("gallery_mode");
+    galleryBox.checked = galleryMode;
+    galleryBox.disabled = model.get("running");
+    prompt.placeholder = galleryMode ? "One prompt per line:\nCute dancing cat, pixel art\nA paper boat on a stormy sea" : "Cute dancing cat, pixel art";
+    prompt.rows = galleryMode ? 5 : 3;
+    generate.textContent = galleryMode ? "Generate gallery" : "Generate";
+    const summary = model.get("summary");
+    summaryText.textContent = galleryMode && summary ? ` · ${summary}` : "";
     const running = model.get("running");
     generate.disabled = running;
     cancel.disabled = !running;
@@ -341,6 +361,58 @@ function render({ model, el, signal }) {
     );
   };
 
+  const cards = new Map(); // index -> {card, key, status}: cards update in place
+  const renderGallery = () => {
+    const items = model.get("gallery") || [];
+    gallery.hidden = items.length === 0;
+    if (items.length !== cards.size || items.some((item) => !cards.has(item.index))) {
+      cards.clear();
+      gallery.replaceChildren();
+    }
+    for (const item of items) {
+      let entry = cards.get(item.index);
+      if (!entry) {
+        const thumb = h("div", { class: "mg-thumb mg-card-thumb" });
+        const state = h("div", { class: "mg-card-state" });
+        const actions = h("div", { class: "mg-item-actions" });
+        const card = h(
+          "div",
+          { class: "mg-card", role: "listitem" },
+          thumb,
+          h("div", { class: "mg-item-text", title: item.prompt, text: item.prompt }),
+          state,
+          actions,
+        );
+        entry = { card, thumb, state, actions, key: null, status: null };
+        cards.set(item.index, entry);
+        gallery.append(card);
+      }
+      if (entry.status === item.status && entry.key === (item.key || null)) continue;
+      entry.status = item.status;
+      entry.card.dataset.status = item.status;
+      entry.state.textContent = item.error || LABELS[item.status] || item.status;
+      entry.state.title = item.error || "";
+      if (item.key && entry.key !== item.key) {
+        entry.key = item.key;
+        cache.get(item.key).then(
+          (url) => entry.thumb.replaceChildren(mediaElement(item.format, url, { thumb: true })),
+          () => entry.thumb.replaceChildren(h("span", { class: "mg-muted", text: "gone" })),
+        );
+        entry.actions.replaceChildren(
+          h("button", {
+            type: "button",
+            class: "mg-link",
+            text: "Download",
+            "aria-label": `Download ${item.filename}`,
+            onclick: () => download(item),
+          }),
+        );
+      } else if (!item.key) {
+        entry.thumb.replaceChildren(h("span", { class: "mg-card-wait", text: LABELS[item.status] || item.status }));
+      }
+    }
+  };
+
   // ---- view → model ------------------------------------------------------------------
   const push = (key, value) => {
     model.set(key, value);
@@ -350,7 +422,7 @@ function render({ model, el, signal }) {
     push("prompt", prompt.value);
     push("name", name.value);
     if (!prompt.value.trim()) {
-      model.set("error", "Check your input: style.prompt: must not be empty or only whitespace");
+      model.set("error", model.get("gallery_mode") ? "Check your input: write one prompt per line" : "Check your input: style.prompt: must not be empty or only whitespace");
       sync();
       prompt.focus();
       return;
@@ -358,6 +430,13 @@ function render({ model, el, signal }) {
     model.send({ type: "generate" });
   };
   const updateCounter = () => {
+    if (model.get("gallery_mode")) {
+      const lines = prompt.value.split("\n").filter((line) => line.trim());
+      const long = lines.findIndex((line) => chars(line.trim()) > 500);
+      counter.textContent = long >= 0 ? `line ${long + 1} is over 500 characters` : `${lines.length} ${lines.length === 1 ? "prompt" : "prompts"}`;
+      counter.classList.toggle("mg-over", long >= 0 || lines.length > 48);
+      return;
+    }
     const count = chars(prompt.value);
     counter.textContent = `${count}/500`;
     counter.classList.toggle("mg-over", count > 500);
@@ -374,6 +453,7 @@ function render({ model, el, signal }) {
   });
   name.addEventListener("input", () => push("name", name.value));
   format.addEventListener("change", () => push("output_format", format.value));
+  galleryBox.addEventListener("change", () => push("gallery_mode", galleryBox.checked));
   generate.addEventListener("click", start);
   cancel.addEventListener("click", () => model.send({ type: "cancel" }));
 
@@ -394,10 +474,13 @@ function render({ model, el, signal }) {
   on("change:job_started", onJob);
   on("change:media", showResult);
   on("change:history", renderHistory);
+  on("change:gallery", renderGallery);
+  on("change:gallery_mode change:summary", sync);
   sync();
   tick();
   showResult();
   renderHistory();
+  renderGallery();
 
   const dispose = () => {
     for (const fn of cleanups.splice(0)) fn();

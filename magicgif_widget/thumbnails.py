@@ -102,3 +102,25 @@ def first_frame_png(path: Path, size: int = 320) -> bytes:
     buf = io.BytesIO()
     frame.save(buf, "PNG", optimize=True)
     return buf.getvalue()
+
+
+def contact_sheet_png(paths: Iterable[Path], size: int = 128, columns: int = 4) -> bytes:
+    """First frames of ``paths`` in a grid, as one PNG (a gallery's still for saved notebooks)."""
+    from PIL import Image
+
+    tiles = []
+    for path in paths:
+        with Image.open(io.BytesIO(first_frame_png(Path(path), size))) as tile:
+            tiles.append(tile.convert("RGB"))
+    if not tiles:
+        raise ValidationError("paths", "no files to lay out")
+    gap = 6
+    cols = min(columns, len(tiles))
+    rows = -(-len(tiles) // cols)
+    sheet = Image.new("RGB", (cols * (size + gap) - gap, rows * (size + gap) - gap), "white")
+    for index, tile in enumerate(tiles):
+        x, y = (index % cols) * (size + gap), (index // cols) * (size + gap)
+        sheet.paste(tile, (x + (size - tile.width) // 2, y + (size - tile.height) // 2))
+    buf = io.BytesIO()
+    sheet.save(buf, "PNG", optimize=True)
+    return buf.getvalue()

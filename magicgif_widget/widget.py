@@ -22,6 +22,7 @@ import anywidget
 import traitlets as t
 
 from .client import AsyncClient, Client, errors
+from .client.batch import BatchProgress, BatchResults, check_concurrency
 from .client.errors import ClientClosedError, MagicHourError, ValidationError
 from .client.models import (
     Created,
@@ -39,7 +40,7 @@ from .client.validation import (
     check_output_format,
     check_style,
 )
-from .thumbnails import first_frame_png
+from .thumbnails import contact_sheet_png, first_frame_png
 
 log = logging.getLogger("magicgif_widget")
 
@@ -95,6 +96,9 @@ class GifWidget(anywidget.AnyWidget):
     credits_charged = t.Int(0).tag(sync=True)
     media = t.Dict().tag(sync=True)
     history = t.List(t.Dict()).tag(sync=True)
+    gallery_mode = t.Bool(False).tag(sync=True)  # one job per line of the prompt
+    gallery = t.List(t.Dict()).tag(sync=True)
+    summary = t.Unicode("").tag(sync=True)
 
     def __init__(
         self,
@@ -103,6 +107,7 @@ class GifWidget(anywidget.AnyWidget):
         output_format: str = "gif",
         name: str | None = None,
         download_directory: str | Path | None = None,
+        gallery_concurrency: int = 4,
         **kwargs: Any,
     ) -> None:
         if client is None:
@@ -118,6 +123,9 @@ class GifWidget(anywidget.AnyWidget):
         self.sandbox = self._settings.sandbox
         self.render_estimate = _estimate(self._settings)
         self.download_directory = Path(download_directory or Path.cwd() / "magicgif-output")
+        self.gallery_concurrency = check_concurrency(gallery_concurrency)
+        self.gallery_results: BatchResults | None = None
+        self._gallery_dir: Path | None = None
         self._loop = _running_loop()
         self._aclient: AsyncClient | None = None
         self._task: Any = None  # the running job's future (asyncio, or concurrent off-loop)
@@ -146,9 +154,12 @@ class GifWidget(anywidget.AnyWidget):
         if self._task is not None and not self._task.done() and not self._canceled:
             return self._awaitable(self._task)
         try:
-            style = check_style({"prompt": self.prompt})
             name = check_name(self.name.strip() or None)
             fmt = check_output_format(self.output_format) or "gif"
+            if self.gallery_mode:
+                prompts = gallery_prompts(self.prompt)
+            else:
+                style = check_style({"prompt": self.prompt})
         except ValidationError as exc:
             self.error = _friendly(exc)
             raise
@@ -164,7 +175,13 @@ class GifWidget(anywidget.AnyWidget):
         self.credits_charged = 0
         now = time.time() * 1000
         self.job_started = self.phase_started = now
-        self._task = self._spawn(self._run(self._job, style, name, fmt))
+        self._gallery_dir = None
+        if self.gallery_mode:
+            self.summary = ""
+            self.gallery = [_card(i, p) for i, p in enumerate(prompts)]
+            self._task = self._spawn(self._run_gallery(self._job, prompts, name, fmt))
+        else:
+            self._task = self._spawn(self._run(self._job, style, name, fmt))
         self._task.add_done_callback(_observe)
         return self._awaitable(self._task)
 
@@ -229,6 +246,15 @@ class GifWidget(anywidget.AnyWidget):
         except Exception:
             log.debug("no static image for %s", result.path, exc_info=True)
             return None
+
+    def _make_sheet(self, paths: list[str]) -> tuple[str, bytes] | None:
+        if not paths:
+            return self._still
+        try:
+            return "image/png", contact_sheet_png([Path(p) for p in paths])
+        except Exception:
+            log.debug("no contact sheet for the gallery", exc_info=True)
+            return self._still
 
     def _refresh_displays(self) -> None:
         if not self._displays:
@@ -298,6 +324,99 @@ class GifWidget(anywidget.AnyWidget):
         self._finish("complete")
         self._refresh_displays()
 
+    async def _run_gallery(
+        self, job: int, prompts: list[str], name: str | None, fmt: str
+    ) -> BatchResults:
+        """One job per prompt through ``generate_many``, in a new folder with its own ledger."""
+        client = self._client()
+        directory = _fresh_folder(self.download_directory, "gallery")
+        self._gallery_dir = directory
+        items = [
+            {"prompt": p, **({"name": f"{name} {i + 1}"} if name else {})}
+            for i, p in enumerate(prompts)
+        ]
+        try:
+            results = await client.v1.ai_gif_generator.generate_many(
+                items,
+                download_directory=directory,
+                concurrency=self.gallery_concurrency,
+                output_format=fmt,
+                progress=False,
+                on_event=lambda progress: self._on_batch(job, progress),
+            )
+        except asyncio.CancelledError:
+            if job == self._job:
+                self._canceled = True
+                self._finish("canceled")
+                self.notice = self._cancel_notice()
+            raise
+        except Exception as exc:
+            if job == self._job and not self._canceled:
+                self.error = _friendly(exc) if isinstance(exc, MagicHourError) else repr(exc)
+                self._finish("failed")
+            raise
+        if job == self._job and not self._canceled:
+            self.gallery_results = results
+            self._still = self._make_sheet(results.paths)
+            counts = results.counts
+            self.progress = 100.0
+            self.summary = counts.describe()
+            self.credits_charged = 0 if self.sandbox else counts.credits
+            if counts.complete < counts.total:
+                self.error = (
+                    f"{counts.total - counts.complete} of {counts.total} did not complete; "
+                    f"see each card. Saved in {directory}"
+                )
+                self._finish("failed")
+            else:
+                self.notice = f"Saved in {directory}"
+                self._finish("complete")
+            self._refresh_displays()
+        return results
+
+    def _on_batch(self, job: int, progress: BatchProgress) -> None:
+        if job != self._job or self._canceled:
+            return
+        counts = progress.counts
+        self.summary = counts.describe()
+        self.progress = max(self.progress, 100.0 * counts.finished / max(1, counts.total))
+        if progress.index is None:
+            return
+        cards = list(self.gallery)
+        card = dict(cards[progress.index])
+        event, result = progress.event, progress.result
+        if isinstance(event, Created):
+            card.update(status="queued", project_id=event.project_id)
+        elif isinstance(event, StatusChanged):
+            card["status"] = "downloading" if event.status == "complete" else event.status
+        elif isinstance(event, Retrying):
+            self.notice = f"{event.reason} on {event.operation}; retrying in {event.delay:.1f} s"
+        elif isinstance(result, ImageProject):
+            path = Path((result.downloaded_paths or [""])[0])
+            key = f"{result.id}:{len(self._files)}"
+            fmt = path.suffix.lstrip(".") or "gif"
+            mime = MEDIA_TYPES.get(fmt, "application/octet-stream")
+            self._files[key] = (path, mime)
+            card.update(
+                status="complete",
+                project_id=result.id,
+                key=key,
+                format=fmt,
+                mime=mime,
+                filename=path.name,
+            )
+        elif isinstance(result, MagicHourError):
+            unknown = isinstance(result, errors.CreateOutcomeUnknown)
+            card.update(
+                status="unknown" if unknown else "failed",
+                error=_friendly(result),
+                project_id=result.project_id or card.get("project_id", ""),
+            )
+        else:
+            return
+        cards[progress.index] = card
+        self.gallery = cards
+
     def _on_event(self, job: int, event: Event) -> None:
         if job != self._job:
             return  # a replaced job's late events
@@ -345,6 +464,8 @@ class GifWidget(anywidget.AnyWidget):
             self._retry_notice = False
 
     def _cancel_notice(self) -> str:
+        if self._gallery_dir is not None:
+            return self._gallery_cancel_notice(self._gallery_dir)
         pid, sandbox = self.project_id, self.sandbox
         if not pid:
             if sandbox:
@@ -359,6 +480,20 @@ class GifWidget(anywidget.AnyWidget):
             f"Stopped waiting. Magic Hour has no cancel endpoint, so job {pid} keeps running "
             f"and its credits are spent; fetch it later with "
             f"client.v1.image_projects.check_result({pid!r})."
+        )
+
+    def _gallery_cancel_notice(self, directory: Path) -> str:
+        started = [c for c in self.gallery if c.get("project_id") and c["status"] != "complete"]
+        if self.sandbox:
+            return "Canceled the gallery (the sandbox charges nothing)."
+        if not started:
+            return "Canceled the gallery; no job was left running."
+        prompts = [c["prompt"] for c in self.gallery]
+        return (
+            f"Stopped waiting. {len(started)} job(s) already created keep running on Magic Hour "
+            f"(credits spent). Collect them without paying again: "
+            f"client.v1.ai_gif_generator.generate_many({prompts!r:.80}, "
+            f"download_directory={str(directory)!r})"
         )
 
     @staticmethod
@@ -447,6 +582,49 @@ def _fallback_loop() -> asyncio.AbstractEventLoop:
 
         _fallback = LoopThread("magicgif-widget")
     return _fallback.loop  # type: ignore[no-any-return]
+
+
+MAX_GALLERY = 48  # prompts in one gallery: a paste of a whole file is likely a mistake
+
+
+def gallery_prompts(text: str) -> list[str]:
+    """The non-blank lines of ``text`` as checked prompts; any bad line fails the whole lot."""
+    prompts = [line.strip() for line in text.splitlines() if line.strip()]
+    if not prompts:
+        raise ValidationError("style.prompt", "write one prompt per line")
+    if len(prompts) > MAX_GALLERY:
+        raise ValidationError(
+            "style.prompt", f"{len(prompts)} lines; a gallery takes at most {MAX_GALLERY}"
+        )
+    for number, prompt in enumerate(prompts, start=1):
+        try:
+            check_style({"prompt": prompt})
+        except ValidationError as exc:
+            raise ValidationError(
+                "style.prompt", f"line {number}: {exc.message.split(': ', 1)[-1]}"
+            ) from None
+    return prompts
+
+
+def _card(index: int, prompt: str) -> dict[str, Any]:
+    return {"index": index, "prompt": prompt, "status": "waiting", "project_id": "", "key": ""}
+
+
+def _fresh_folder(parent: Path, prefix: str) -> Path:
+    """A new, empty folder ``parent/prefix-YYYYmmdd-HHMMSS[-n]`` (never an existing one)."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for n in range(1, 1000):
+        path = parent / (f"{prefix}-{stamp}" if n == 1 else f"{prefix}-{stamp}-{n}")
+        try:
+            path.mkdir(parents=True)
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise ValidationError(
+                "download_directory", f"cannot create {path}: {exc.strerror or exc}"
+            ) from None
+        return path
+    raise ValidationError("download_directory", f"no free folder name under {parent}")
 
 
 def _observe(task: Any) -> None:

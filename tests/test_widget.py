@@ -251,3 +251,72 @@ async def test_bad_token_and_rate_limits_read_as_actions(server: Server, tmp_pat
         await w.generate()
     assert w.error.startswith("Rate limited by Magic Hour") and w.status == "failed"
     w.close()
+
+
+# ---- gallery mode: one job per line, through generate_many --------------------------------
+
+
+async def test_gallery_makes_one_job_per_line_with_its_own_ledger(make, server: Server, tmp_path):
+    w = make(prompt="a red kite\n\n  a blue kite \na green kite\n", output_format="gif")
+    w.gallery_mode = True
+    results = await w.generate()
+    assert w.status == "complete" and w.progress == 100 and not w.running and w.error == ""
+    assert [c["prompt"] for c in w.gallery] == ["a red kite", "a blue kite", "a green kite"]
+    assert {c["status"] for c in w.gallery} == {"complete"}
+    assert len(results.completed) == 3 and results.counts.credits == 150
+    folder = Path(results.ledger_path).parent
+    assert folder.parent == tmp_path and folder.name.startswith("gallery-")
+    assert sorted(p.suffix for p in folder.iterdir() if p.suffix) == [
+        ".gif",
+        ".gif",
+        ".gif",
+        ".lock",
+        ".sqlite3",
+    ]
+    assert str(folder) in w.notice and "3 of 3 complete" in w.summary
+    assert w.credits_charged == 150 and server.stats()["creates"] == 3
+    sent: list[dict] = []
+    w.send = lambda content, buffers=None: sent.append(content)  # type: ignore[method-assign]
+    w._on_front_end_msg(w, {"type": "media", "key": w.gallery[1]["key"], "req": "g"}, [])
+    assert sent and sent[0]["type"] == "media" and sent[0]["mime"] == "image/gif"
+    data, _ = w._repr_mimebundle_()  # saved notebooks show a contact sheet of the gallery
+    assert base64.b64decode(data["image/png"])[:4] == b"\x89PNG"
+
+
+async def test_a_bad_gallery_line_is_named_and_nothing_is_sent(make, server: Server):
+    w = make(prompt="fine\n" + "x" * 501 + "\nalso fine")
+    w.gallery_mode = True
+    with pytest.raises(ValidationError, match="line 2"):
+        w.generate()
+    assert "line 2" in w.error and not w.running and w.gallery == []
+    w.prompt = "\n".join(f"kite {i}" for i in range(49))
+    with pytest.raises(ValidationError, match="at most 48"):
+        w.generate()
+    assert server.stats()["requests"] == {}
+
+
+async def test_a_failed_gallery_card_says_why_and_the_rest_complete(make, server: Server):
+    server.fault(route="create", outcome="error")
+    w = make(prompt="one\ntwo\nthree", gallery_concurrency=1)
+    w.gallery_mode = True
+    await w.generate()
+    assert [c["status"] for c in w.gallery] == ["failed", "complete", "complete"]
+    assert "The job failed" in w.gallery[0]["error"] and w.gallery[0]["project_id"]
+    assert w.status == "failed" and "1 of 3 did not complete" in w.error
+
+
+async def test_canceling_a_gallery_says_how_to_collect_the_running_jobs(make, server: Server):
+    server.reset(render_seconds=30)
+    w = make(prompt="slow one\nslow two\nslow three")
+    w.gallery_mode = True
+    task = w.generate()
+    while server.stats()["creates"] < 3:
+        await asyncio.sleep(0.01)
+    while sum(1 for c in w.gallery if c["project_id"]) < 3:
+        await asyncio.sleep(0.01)
+    w.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert w.status == "canceled" and "3 job(s) already created" in w.notice
+    assert "generate_many" in w.notice and "gallery-" in w.notice
+    assert server.stats()["creates"] == 3

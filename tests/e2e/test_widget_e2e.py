@@ -278,3 +278,45 @@ def _big_gif(path: Path) -> None:
         Image.frombytes("L", (600, 600), rng.randbytes(600 * 600)).convert("P") for _ in range(30)
     ]
     frames[0].save(path, save_all=True, append_images=frames[1:], duration=80, loop=0)
+
+
+@pytest.mark.parametrize("jupyter_app", ["lab"], indirect=True)
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_gallery_from_several_prompts(
+    notebook_page: NotebookPage, jupyter_app, server: Server, tmp_path: Path, theme: str
+):
+    server.reset(render_seconds=1.0)
+    notebook_page.open([widget_cell(server, tmp_path)], theme=theme)
+    notebook_page.run_all()
+    root = widget(notebook_page)
+    root.get_by_label("One per line").check()
+    expect(root.get_by_role("button", name="Generate gallery")).to_be_visible()
+    prompt = root.get_by_label("Prompt", exact=True)
+    prompt.fill("A red kite\nA blue kite\n\nA green kite\nA paper boat")
+    expect(root.locator(".mg-count")).to_have_text("4 prompts")
+    root.get_by_role("button", name="Generate gallery").click()
+    cards = root.get_by_role("list", name="Gallery").get_by_role("listitem")
+    expect(cards).to_have_count(4)
+    expect(root.locator(".mg-status")).to_contain_text("running", timeout=10_000)
+    images = root.locator(".mg-gallery img")
+    expect(images).to_have_count(4, timeout=30_000)
+    for index in range(4):
+        assert images.nth(index).evaluate("img => img.complete && img.naturalWidth > 0")
+    expect(root.locator(".mg-status")).to_contain_text("4 of 4 complete")
+    expect(root.get_by_role("button", name="Generate gallery")).to_be_enabled()
+    assert progress_value(root) == 100
+    assert server.stats()["creates"] == 4
+    assert sorted(job.prompt for job in server.emulator.store.jobs.values()) == [
+        "A blue kite",
+        "A green kite",
+        "A paper boat",
+        "A red kite",
+    ]
+    expect(cards.nth(0)).to_contain_text("A red kite")
+    with notebook_page.page.expect_download() as info:
+        cards.nth(2).get_by_role("button", name=re.compile("^Download ")).click()
+    assert info.value.suggested_filename.endswith(".gif")
+    time.sleep(0.3)
+    shot = root.screenshot(path=str(_shots(tmp_path) / f"widget-gallery-{theme}-lab.png"))
+    assert len(shot) > 10_000
+    assert notebook_page.errors() == []

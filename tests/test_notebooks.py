@@ -15,7 +15,7 @@ TOKEN_NAMES = ("mhk_live_", "mhk_test_")
 
 
 def test_the_promised_notebooks_exist():
-    assert {p.stem for p in NOTEBOOKS} >= {"quickstart", "sdk_workflow", "classroom"}
+    assert {p.stem for p in NOTEBOOKS} >= {"quickstart", "sdk_workflow", "classroom", "batch"}
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

@@ -38,6 +38,7 @@ from .client.validation import (
     OUTPUT_FORMATS,
     check_name,
     check_output_format,
+    check_positive,
     check_style,
 )
 from .thumbnails import contact_sheet_png, first_frame_png
@@ -108,6 +109,7 @@ class GifWidget(anywidget.AnyWidget):
         name: str | None = None,
         download_directory: str | Path | None = None,
         gallery_concurrency: int = 4,
+        timeout: float | None = 900.0,
         **kwargs: Any,
     ) -> None:
         if client is None:
@@ -119,11 +121,14 @@ class GifWidget(anywidget.AnyWidget):
         else:
             raise ValidationError("client", "must be a magicgif_widget Client or AsyncClient")
         fmt = check_output_format(output_format) or "gif"
+        width = check_concurrency(gallery_concurrency)
+        deadline = check_positive("timeout", timeout)
         super().__init__(prompt=prompt, output_format=fmt, name=name or "", **kwargs)
         self.sandbox = self._settings.sandbox
         self.render_estimate = _estimate(self._settings)
         self.download_directory = Path(download_directory or Path.cwd() / "magicgif-output")
-        self.gallery_concurrency = check_concurrency(gallery_concurrency)
+        self.gallery_concurrency = width
+        self.timeout = deadline  # per job, create to file
         self.gallery_results: BatchResults | None = None
         self._gallery_dir: Path | None = None
         self._loop = _running_loop()
@@ -276,6 +281,7 @@ class GifWidget(anywidget.AnyWidget):
                 name=name,
                 output_format=fmt,
                 download_directory=self.download_directory,
+                timeout=self.timeout,
                 on_event=lambda event: self._on_event(job, event),
             )
         except asyncio.CancelledError:
@@ -341,6 +347,7 @@ class GifWidget(anywidget.AnyWidget):
                 download_directory=directory,
                 concurrency=self.gallery_concurrency,
                 output_format=fmt,
+                timeout=self.timeout,
                 progress=False,
                 on_event=lambda progress: self._on_batch(job, progress),
             )

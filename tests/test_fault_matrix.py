@@ -97,7 +97,6 @@ CASES = [
         CreateOutcomeUnknown,
         with_id=False,
         timeout=0.4,
-        settle=1.0,
     ),
     Case("create-outcome-error", (rule("create", outcome="error"),), JobFailedError),
     Case("create-outcome-canceled", (rule("create", outcome="canceled"),), JobCanceledError),

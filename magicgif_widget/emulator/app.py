@@ -16,7 +16,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
@@ -175,7 +175,7 @@ class Emulator:
             )
             code = "rate_limited" if rule.status == 429 else "injected_fault"
             return error(rule.status, code, f"fault injected on {route}", headers)
-        if rule.kind == "delay":
+        if rule.kind == "delay" and route != "create":  # create delays after making the job
             await asyncio.sleep(rule.seconds)
             return None
         if rule.kind == "reset" and route != "create":  # create resets after making the job
@@ -212,6 +212,8 @@ class Emulator:
             body = json.loads(await request.body())
         except ValueError:
             return error(400, "invalid_request", "the body is not valid JSON")
+        except ClientDisconnect:
+            return error(400, "invalid_request", "the client went away before sending the body")
         problem = _check_create(body)
         if problem:
             return error(422, "unprocessable_entity", problem)
@@ -226,6 +228,8 @@ class Emulator:
             )
         if rule is not None and rule.kind == "reset":
             return Reset("create answered by a reset (the job exists)")
+        if rule is not None and rule.kind == "delay":  # the job exists; its answer is late
+            await asyncio.sleep(rule.seconds)
         return JSONResponse(
             {"id": job.id, "credits_charged": CREDITS_PER_GIF, "frame_cost": CREDITS_PER_GIF}
         )
@@ -270,6 +274,8 @@ class Emulator:
             body = json.loads(await request.body())
         except ValueError:
             return error(400, "invalid_request", "the body is not valid JSON")
+        except ClientDisconnect:
+            return error(400, "invalid_request", "the client went away before sending the body")
         try:
             items = body["items"]
             assert isinstance(items, list) and items

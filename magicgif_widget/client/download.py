@@ -26,6 +26,8 @@ CHUNK = 64 * 1024
 PROGRESS_EVERY = 0.1  # seconds between DownloadProgress events for one file
 _SAFE = re.compile(r"[^A-Za-z0-9_-]+")
 _MEDIA_EXT = {media: ext for ext, media in MEDIA_TYPES.items()} | {"image/png": "png"}
+MEDIA_EXTENSIONS = frozenset({*MEDIA_TYPES, "png", "jpg", "jpeg", "webp", "mov"})
+NOT_MEDIA = ("text/html", "application/json", "text/plain", "application/xml", "text/xml")
 
 Emit = Callable[[Event], None]
 Refresh = Callable[[], Awaitable[ImageProject]]
@@ -48,9 +50,12 @@ def safe_stem(project_id: str) -> str:
 
 
 def file_extension(url: str, content_type: str | None, fallback: str) -> str:
-    """The extension from the URL path (letters and digits, at most 5), else the media type."""
+    """A media extension from the URL path, else from the media type, else ``fallback``.
+
+    Only media extensions are used, so a server cannot make us write ``.html`` or ``.exe``.
+    """
     suffix = PurePosixPath(urlsplit(url).path).suffix.lstrip(".").lower()
-    if suffix.isalnum() and suffix.isascii() and len(suffix) <= 5:
+    if suffix in MEDIA_EXTENSIONS:
         return suffix
     media = (content_type or "").split(";")[0].strip().lower()
     return _MEDIA_EXT.get(media, fallback)
@@ -222,6 +227,11 @@ def _check_response(response: httpx.Response, cap: int, project_id: str) -> int 
     if status >= 300:
         raise DownloadError(
             f"download failed: HTTP {status}", status_code=status, project_id=project_id
+        )
+    media = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media in NOT_MEDIA:
+        raise DownloadError(
+            f"download failed: the server sent {media}, not an animation", project_id=project_id
         )
     length = response.headers.get("content-length")
     if length is None:

@@ -1,0 +1,385 @@
+"""A misbehaving or compromised server, over real HTTP on loopback: every answer it can give
+ends in a result inside the download directory or in a typed error, never a stray file, an
+untyped exception, a hang, or a write outside the directory.
+
+Each row of ``HOSTILE`` scripts one answer; add a row to add a case.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from magicgif_widget import (
+    APIStatusError,
+    Client,
+    CreateOutcomeUnknown,
+    DownloadError,
+    GenerationTimeout,
+    InvalidResponseError,
+    MagicHourError,
+    ServerError,
+)
+from magicgif_widget.emulator import BackgroundServer
+from magicgif_widget.emulator.render import render
+
+from .conftest import FAST_POLL, FAST_RETRY, PROMPT
+
+PID = "cmhostile0000000000000000"
+GIF = render("hostile", "gif")
+Answer = Callable[[Request], Response]
+
+
+def project(status: str = "complete", **fields: Any) -> Answer:
+    """A project answer; ``downloads`` may contain BASE, replaced by the server's address."""
+
+    def answer(request: Request) -> Response:
+        base = str(request.base_url).rstrip("/")
+        body = {"id": PID, "status": status, "enabled": True, "credits_charged": 50}
+        body.setdefault("downloads", [{"url": f"{base}/files/out.gif"}])
+        body.update(fields)
+        text = JSONResponse(body).body.decode().replace("BASE", base)
+        return Response(text, media_type="application/json")
+
+    return answer
+
+
+def raw(body: bytes | str, status: int = 200, media: str = "application/json", **headers: str):
+    return lambda request: Response(body, status_code=status, media_type=media, headers=headers)
+
+
+def endless(request: Request) -> Response:
+    async def forever() -> Any:
+        chunk = b"G" * 65536
+        while True:
+            yield chunk
+            await asyncio.sleep(0)
+
+    return StreamingResponse(forever(), media_type="image/gif")
+
+
+class Scripted:
+    """Answers the API's routes with whatever the current test scripted."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+        async def create(request: Request) -> Response:
+            return self.create(request)
+
+        async def poll(request: Request) -> Response:
+            return self.poll(request)
+
+        async def files(request: Request) -> Response:
+            return self.file(request)
+
+        async def loop(request: Request) -> Response:
+            return RedirectResponse(str(request.url), status_code=302)
+
+        self.app = Starlette(
+            routes=[
+                Route("/v1/ai-gif-generator", create, methods=["POST"]),
+                Route("/v1/image-projects/{id:path}", poll),
+                Route("/files/{name:path}", files),
+                Route("/loop", loop),
+            ]
+        )
+
+    def reset(self) -> None:
+        self.create: Answer = lambda r: JSONResponse({"id": PID, "credits_charged": 50})
+        self.poll: Answer = project()
+        self.file: Answer = lambda r: Response(GIF, media_type="image/gif")
+
+
+@dataclass(frozen=True)
+class Hostile:
+    name: str
+    route: str  # create | poll | file
+    answer: Answer
+    error: type[MagicHourError] | None  # None: completes, inside the directory
+    mentions: str = ""
+    with_id: bool = True
+
+
+HOSTILE = [
+    # -- the create's answer: unreadable means the job may exist, so never re-sent ---------
+    Hostile(
+        "create-html-200",
+        "create",
+        raw("<html>hi</html>", media="text/html"),
+        CreateOutcomeUnknown,
+        "expected JSON",
+        False,
+    ),
+    Hostile(
+        "create-invalid-json",
+        "create",
+        raw("{'id': 1"),
+        CreateOutcomeUnknown,
+        "expected JSON",
+        False,
+    ),
+    Hostile(
+        "create-json-array", "create", raw("[1, 2]"), CreateOutcomeUnknown, "JSON object", False
+    ),
+    Hostile(
+        "create-no-id",
+        "create",
+        raw('{"credits_charged": 50}'),
+        CreateOutcomeUnknown,
+        "no project id",
+        False,
+    ),
+    Hostile(
+        "create-null-id",
+        "create",
+        raw('{"id": null}'),
+        CreateOutcomeUnknown,
+        "no project id",
+        False,
+    ),
+    Hostile(
+        "create-numeric-id",
+        "create",
+        raw('{"id": 42}'),
+        CreateOutcomeUnknown,
+        "no project id",
+        False,
+    ),
+    Hostile(
+        "create-html-502",
+        "create",
+        raw("<html>" + "x" * 5000, 502, "text/html"),
+        ServerError,
+        "HTTP 502",
+        False,
+    ),
+    Hostile(
+        "create-redirect",
+        "create",
+        lambda r: RedirectResponse("http://127.0.0.2/steal", 307),
+        APIStatusError,
+        "HTTP 307",
+        False,
+    ),
+    # -- the project's answer -----------------------------------------------------------
+    Hostile(
+        "poll-html-200",
+        "poll",
+        raw("<html>login</html>", media="text/html"),
+        InvalidResponseError,
+        "expected JSON",
+    ),
+    Hostile(
+        "poll-invalid-json",
+        "poll",
+        raw('{"status": "complete"'),
+        InvalidResponseError,
+        "expected JSON",
+    ),
+    Hostile("poll-json-array", "poll", raw("[]"), InvalidResponseError, "JSON object"),
+    Hostile("poll-json-null", "poll", raw("null"), InvalidResponseError, "JSON object"),
+    Hostile(
+        "poll-html-503-always",
+        "poll",
+        raw("<h1>down</h1>", 503, "text/html"),
+        ServerError,
+        "HTTP 503",
+    ),
+    Hostile(
+        "poll-redirect-elsewhere",
+        "poll",
+        lambda r: RedirectResponse("http://127.0.0.2/x", 302),
+        APIStatusError,
+        "HTTP 302",
+    ),
+    Hostile(
+        "poll-missing-status",
+        "poll",
+        raw(f'{{"id": "{PID}"}}'),
+        GenerationTimeout,
+        "may still finish",
+    ),
+    Hostile("poll-null-status", "poll", project(status=None), GenerationTimeout),
+    Hostile("poll-unknown-status", "poll", project(status="exploded"), GenerationTimeout),
+    Hostile("poll-endless-rendering", "poll", project(status="rendering"), GenerationTimeout),
+    Hostile(
+        "poll-null-fields",
+        "poll",
+        project(
+            name=None,
+            error=None,
+            created_at=None,
+            type=None,
+            image_count=None,
+            enabled=None,
+            credits_charged="fifty",
+        ),
+        None,
+    ),
+    Hostile(
+        "poll-error-without-detail",
+        "poll",
+        project(status="error", error=None, downloads=None),
+        MagicHourError,
+        "unknown",
+    ),
+    Hostile(
+        "poll-downloads-null", "poll", project(downloads=None), DownloadError, "lists no downloads"
+    ),
+    Hostile(
+        "poll-downloads-string",
+        "poll",
+        project(downloads="BASE/files/out.gif"),
+        DownloadError,
+        "lists no downloads",
+    ),
+    Hostile(
+        "poll-download-url-null",
+        "poll",
+        project(downloads=[{"url": None}]),
+        DownloadError,
+        "lists no downloads",
+    ),
+    Hostile(
+        "url-file-scheme",
+        "poll",
+        project(downloads=[{"url": "file:///etc/passwd"}]),
+        DownloadError,
+        "'file'",
+    ),
+    Hostile(
+        "url-ftp-scheme",
+        "poll",
+        project(downloads=[{"url": "ftp://127.0.0.1/out.gif"}]),
+        DownloadError,
+        "'ftp'",
+    ),
+    Hostile(
+        "url-javascript",
+        "poll",
+        project(downloads=[{"url": "javascript:alert(1)"}]),
+        DownloadError,
+        "'javascript'",
+    ),
+    Hostile(
+        "url-data",
+        "poll",
+        project(downloads=[{"url": "data:image/gif;base64,R0lG"}]),
+        DownloadError,
+        "'data'",
+    ),
+    Hostile(
+        "url-no-scheme",
+        "poll",
+        project(downloads=[{"url": "/etc/passwd"}]),
+        DownloadError,
+        "no scheme",
+    ),
+    Hostile(
+        "url-dotdot-path",
+        "poll",
+        project(downloads=[{"url": "BASE/files/../../../../tmp/evil.gif"}]),
+        DownloadError,  # the URL's dots are resolved on the server's side: a 404 there
+        "HTTP 404",
+    ),
+    Hostile(
+        "url-encoded-dotdot",
+        "poll",
+        project(downloads=[{"url": "BASE/files/..%2F..%2F..%2Fevil.gif"}]),
+        None,
+    ),
+    Hostile(
+        "url-exe-extension", "poll", project(downloads=[{"url": "BASE/files/payload.exe"}]), None
+    ),
+    Hostile("id-path-traversal", "poll", project(id="../../../etc/cron.d/evil"), None),
+    Hostile("id-absolute-path", "poll", project(id="/etc/passwd"), None),
+    Hostile(
+        "url-redirect-loop",
+        "poll",
+        project(downloads=[{"url": "BASE/loop"}]),
+        DownloadError,
+        "TooManyRedirects",
+    ),
+    # -- the file's answer ---------------------------------------------------------------
+    Hostile(
+        "file-huge-content-length",
+        "file",
+        raw(b"GIF89a", media="image/gif", **{"content-length": str(10**12)}),
+        DownloadError,
+        "over the",
+    ),
+    Hostile("file-endless-body", "file", endless, DownloadError, "exceeds the"),
+    Hostile(
+        "file-html-error-page",
+        "file",
+        raw("<html>Access denied</html>", media="text/html"),
+        DownloadError,
+        "text/html",
+    ),
+    Hostile("file-json-error", "file", raw('{"error": "nope"}'), DownloadError, "application/json"),
+    Hostile(
+        "file-redirect-to-file-scheme",
+        "file",
+        lambda r: RedirectResponse("file:///etc/passwd", 302),
+        DownloadError,
+        "",
+    ),
+    Hostile("file-404", "file", raw("gone", 404, "text/plain"), DownloadError, "HTTP 404"),
+    Hostile("file-empty-body", "file", raw(b"", media="image/gif"), DownloadError, "empty body"),
+]
+
+
+@pytest.fixture(scope="module")
+def hostile() -> Iterator[tuple[Scripted, str]]:
+    scripted = Scripted()
+    with BackgroundServer(scripted) as srv:  # type: ignore[arg-type]
+        yield scripted, srv.url
+
+
+@pytest.mark.parametrize("case", HOSTILE, ids=lambda c: c.name)
+def test_hostile_answer(case: Hostile, hostile: tuple[Scripted, str], tmp_path: Path):
+    scripted, url = hostile
+    scripted.reset()
+    setattr(scripted, case.route, case.answer)
+    out = tmp_path / "deep" / "out"
+    started = time.monotonic()
+    with Client(
+        base_url=url, poll=FAST_POLL, retry=FAST_RETRY, timeout=2, max_download_bytes=2_000_000
+    ) as client:
+        try:
+            result = client.v1.ai_gif_generator.generate(
+                style=PROMPT, download_directory=out, timeout=1.0
+            )
+        except MagicHourError as exc:
+            error: MagicHourError | None = exc
+        else:
+            error = None
+    assert time.monotonic() - started < 10
+    everything = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    if case.error is None:
+        assert error is None, repr(error)
+        (path,) = (Path(p) for p in result.downloaded_paths)
+        assert path.parent == out and path.read_bytes() == GIF
+        assert path.suffix == ".gif"  # a media extension, whatever the URL said
+        assert everything == [Path("deep"), Path("deep/out"), path.relative_to(tmp_path)]
+    else:
+        assert isinstance(error, case.error), repr(error)
+        assert case.mentions in str(error)
+        assert error.project_id == (PID if case.with_id else None) or "id-" in case.name
+        assert all((tmp_path / p).is_dir() for p in everything), everything
+        assert len(str(error)) < 600  # an HTML page is not pasted into the message
+
+
+def test_nothing_was_written_outside_the_test_directories():
+    assert not Path("/tmp/evil.gif").exists() and not Path("/etc/cron.d/evil").exists()

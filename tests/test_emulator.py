@@ -569,6 +569,62 @@ async def test_500_concurrent_requests(server: Server):
     assert elapsed < 10
 
 
+async def test_500_concurrent_mixed_requests_get_no_unasked_5xx(server: Server):
+    """Every contract route at once: creates, polls, downloads, upload URLs, account, deletes."""
+    server.reset(render_seconds=0.0)
+    done = [create_id(server.url) for _ in range(5)]
+    doomed = [create_id(server.url) for _ in range(50)]
+    urls = [httpx.get(f"{server.url}/v1/image-projects/{i}").json() for i in done]
+    files = [p["downloads"][0]["url"] for p in urls]
+    expected = {url: httpx.get(url).content for url in files}
+    calls: list[tuple[str, str, dict]] = (
+        [
+            ("POST", "/v1/ai-gif-generator", {"json": {"style": {"prompt": f"load {n}"}}})
+            for n in range(100)
+        ]
+        + [("GET", f"/v1/image-projects/{done[n % 5]}", {}) for n in range(150)]
+        + [("GET", files[n % 5], {}) for n in range(100)]
+        + [
+            (
+                "POST",
+                "/v1/files/upload-urls",
+                {"json": {"items": [{"extension": "png", "type": "image"}]}},
+            )
+            for _ in range(50)
+        ]
+        + [("GET", "/v1/account", {}) for _ in range(50)]
+        + [("DELETE", f"/v1/image-projects/{i}", {}) for i in doomed]
+    )
+    assert len(calls) == 500
+    limits = httpx.Limits(max_connections=20, max_keepalive_connections=20)
+    async with AsyncExitStack() as stack:
+        clients = [
+            await stack.enter_async_context(
+                httpx.AsyncClient(base_url=server.url, limits=limits, timeout=30)
+            )
+            for _ in range(5)
+        ]
+        answers = await asyncio.gather(
+            *(clients[n % 5].request(m, path, **kw) for n, (m, path, kw) in enumerate(calls))
+        )
+    assert [r.status_code for r in answers if r.status_code >= 500] == []
+    by_kind: dict[str, list[httpx.Response]] = {}
+    for (method, path, _), answer in zip(calls, answers, strict=True):
+        by_kind.setdefault(
+            f"{method} {path.split('/')[2] if path.startswith('/v1') else 'file'}", []
+        ).append(answer)
+    creates = by_kind["POST ai-gif-generator"]
+    assert {r.status_code for r in creates} == {200} and len(
+        {r.json()["id"] for r in creates}
+    ) == 100
+    assert {r.status_code for r in by_kind["GET image-projects"]} == {200}
+    assert all(r.content == expected[str(r.request.url)] for r in by_kind["GET file"])
+    assert {r.status_code for r in by_kind["POST files"]} == {200}
+    assert {r.status_code for r in by_kind["GET account"]} == {200}
+    assert {r.status_code for r in by_kind["DELETE image-projects"]} == {204}
+    assert server.stats()["creates"] == 155 and server.stats()["deletes"] == 50
+
+
 # -- delete ----------------------------------------------------------------------------------
 
 

@@ -311,6 +311,22 @@ HOSTILE = [
         DownloadError,
         "TooManyRedirects",
     ),
+    Hostile(
+        "poll-huge-json",
+        "poll",
+        raw('{"id": "' + "x" * 6_000_000 + '"}'),
+        InvalidResponseError,
+        "declares",
+    ),
+    Hostile("poll-endless-json", "poll", endless, InvalidResponseError, "exceeds"),
+    Hostile(
+        "create-huge-json",
+        "create",
+        raw('{"id": "' + "x" * 6_000_000 + '"}'),
+        CreateOutcomeUnknown,
+        "declares",
+        False,
+    ),
     # -- the file's answer ---------------------------------------------------------------
     Hostile(
         "file-huge-content-length",

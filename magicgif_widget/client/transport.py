@@ -69,6 +69,11 @@ def parse_retry_after(value: str | None) -> float | None:
 
 
 OnRetry = Callable[[Retrying], None]
+MAX_API_BODY = 4 * 1024 * 1024  # bytes: an API answer is JSON of a few KB
+
+
+class _TooLarge(Exception):
+    """An API answer larger than any the contract produces (a hostile or broken server)."""
 
 
 class Transport:
@@ -135,13 +140,10 @@ class Transport:
             attempt += 1
             await self._wait_for_hold()
             try:
-                response = await self.api.request(
-                    method,
-                    path,
-                    json=json,
-                    headers=headers,
-                    timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
-                )
+                response = await self._send(method, path, json, headers, timeout)
+            except _TooLarge as exc:
+                cls = InvalidResponseError if idempotent else CreateOutcomeUnknown
+                raise cls(f"{operation}: {exc}", project_id=project_id) from None
             except httpx.TransportError as exc:
                 never_sent = isinstance(exc, NEVER_SENT)
                 reason = self._describe(exc)
@@ -177,6 +179,38 @@ class Transport:
                 await self._pause(delay, operation, f"HTTP {status}", attempt, project_id, on_retry)
                 continue
             raise self.error_from(response, operation, project_id, retry_after)
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        json: Any,
+        headers: dict[str, str] | None,
+        timeout: float | None,
+    ) -> httpx.Response:
+        """One request; the body is read up to ``MAX_API_BODY`` (a project is a few KB)."""
+        request = self.api.build_request(
+            method,
+            path,
+            json=json,
+            headers=headers,
+            timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
+        )
+        response = await self.api.send(request, stream=True)
+        try:
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > MAX_API_BODY:
+                raise _TooLarge(f"the answer declares {declared} bytes; at most {MAX_API_BODY}")
+            parts, size = [], 0
+            async for part in response.aiter_bytes():
+                size += len(part)
+                if size > MAX_API_BODY:
+                    raise _TooLarge(f"the answer exceeds {MAX_API_BODY} bytes")
+                parts.append(part)
+            response._content = b"".join(parts)  # what Response.aread() stores
+        finally:
+            await response.aclose()
+        return response
 
     async def _pause(
         self,

@@ -25,6 +25,7 @@ from ..client.validation import MEDIA_TYPES
 from . import render
 from .faults import Fault, FaultError, Faults
 from .jobs import CREDITS_PER_GIF, JobStore, iso
+from .openapi import OPENAPI
 
 PROMPT_MAX = 500
 MAX_UPLOAD_BYTES = 64 * 1024 * 1024
@@ -130,17 +131,16 @@ class Emulator:
     def _routes(self) -> list[Route]:
         return [
             Route("/v1/ai-gif-generator", self.create, methods=["POST"]),
-            Route("/v1/image-projects/{id}", self.get_project, methods=["GET"]),
-            Route("/v1/image-projects/{id}", self.delete_project, methods=["DELETE"]),
+            Route("/v1/image-projects/{id}", self.project, methods=["GET", "DELETE"]),
             Route("/v1/files/upload-urls", self.upload_urls, methods=["POST"]),
             Route("/v1/account", self.account, methods=["GET"]),
             Route("/emulator/files/{id}/{filename}", _Raw(self.download), methods=["GET"]),
             Route("/emulator/uploads/{key}/{filename}", self.upload, methods=["PUT"]),
             Route("/emulator/stats", self.stats, methods=["GET"]),
             Route("/emulator/reset", self.reset, methods=["POST"]),
-            Route("/emulator/faults", self.post_fault, methods=["POST"]),
-            Route("/emulator/faults", self.list_faults, methods=["GET"]),
+            Route("/emulator/faults", self.faults_route, methods=["GET", "POST"]),
             Route("/emulator/health", self.health, methods=["GET"]),
+            Route("/openapi.json", self.openapi, methods=["GET"]),
         ]
 
     async def _http_error(self, request: Request, exc: Exception) -> Response:
@@ -148,7 +148,13 @@ class Emulator:
         if exc.status_code == 404:
             return error(404, "not_found", f"no route for {request.method} {request.url.path}")
         if exc.status_code == 405:
-            return error(404, "not_found", f"no route for {request.method} {request.url.path}")
+            allowed = (exc.headers or {}).get("Allow", "")
+            return error(
+                405,
+                "method_not_allowed",
+                f"{request.method} is not allowed on {request.url.path}",
+                {"allow": allowed} if allowed else None,
+            )
         return error(exc.status_code, "invalid_request", str(exc.detail))
 
     def _crash(self, request: Request, exc: Exception) -> Response:
@@ -238,6 +244,12 @@ class Emulator:
         planned = self.faults.take("create", outcome=True)
         return planned.outcome if planned is not None and planned.outcome else "complete"
 
+    async def project(self, request: Request) -> Response:
+        """One route per path, so a 405's ``Allow`` lists every method the path takes."""
+        if request.method == "DELETE":
+            return await self.delete_project(request)
+        return await self.get_project(request)
+
     async def get_project(self, request: Request) -> Response:
         early = await self._enter(request, "poll")
         if early is not None:
@@ -279,8 +291,10 @@ class Emulator:
         try:
             items = body["items"]
             assert isinstance(items, list) and items
-            specs = [(str(i["extension"]).lower(), i["type"]) for i in items]
-            assert all(t in ("image", "video", "audio") and e.isalnum() for e, t in specs)
+            specs = [(i["extension"], i["type"]) for i in items]
+            assert all(isinstance(e, str) and e.isalnum() and e.isascii() for e, _ in specs)
+            assert all(t in ("image", "video", "audio") for _, t in specs)
+            specs = [(e.lower(), t) for e, t in specs]
         except (KeyError, TypeError, AssertionError, AttributeError):
             return error(
                 422, "unprocessable_entity", "items must be a non-empty list of {extension, type}"
@@ -410,6 +424,11 @@ class Emulator:
         self.clear()
         return JSONResponse({"ok": True})
 
+    async def faults_route(self, request: Request) -> Response:
+        if request.method == "POST":
+            return await self.post_fault(request)
+        return await self.list_faults(request)
+
     async def post_fault(self, request: Request) -> Response:
         try:
             rule = Fault.parse(json.loads(await request.body()))
@@ -420,6 +439,10 @@ class Emulator:
 
     async def list_faults(self, request: Request) -> Response:
         return JSONResponse({"faults": self.faults.list()})
+
+    async def openapi(self, request: Request) -> Response:
+        """The contract's routes as OpenAPI 3.0 (``emulator/openapi.py``)."""
+        return JSONResponse(OPENAPI)
 
     async def health(self, request: Request) -> Response:
         return JSONResponse(

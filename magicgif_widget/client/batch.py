@@ -219,11 +219,13 @@ class Batch:
     async def run(self) -> BatchResults:
         bodies = [i if isinstance(i, dict) else None for i in self.items]
         keys = item_keys(bodies)
-        entries = {
-            key: self.ledger.ensure(key, index, body)
-            for index, (key, body) in enumerate(zip(keys, bodies, strict=True))
-            if key is not None and body is not None
-        }
+        entries = self.ledger.ensure(
+            [
+                (key, index, body)
+                for index, (key, body) in enumerate(zip(keys, bodies, strict=True))
+                if key is not None and body is not None
+            ]
+        )
         self._credits = {k: e.credits for k, e in entries.items()}
         self._remove_stale_parts(entries.values())
         self._update()

@@ -142,17 +142,27 @@ class Ledger:
 
     # -- transitions (each one statement, committed before it returns) -----------------
 
-    def ensure(self, key: str, position: int, request: dict[str, Any]) -> Entry:
-        """The item's entry, added as ``pending`` if new; its position is updated."""
-        self._db.execute(
-            "INSERT INTO items (key, position, request, state, updated_at) "
-            "VALUES (?, ?, ?, 'pending', ?) "
-            "ON CONFLICT(key) DO UPDATE SET position=excluded.position",
-            (key, position, json.dumps(request, ensure_ascii=False), _now()),
-        )
-        entry = self.get(key)
-        assert entry is not None
-        return entry
+    def ensure(self, items: list[tuple[str, int, dict[str, Any]]]) -> dict[str, Entry]:
+        """Each ``(key, position, request)``'s entry, added as ``pending`` if new (one commit)."""
+        now = _now()
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.executemany(
+                "INSERT INTO items (key, position, request, state, updated_at) "
+                "VALUES (?, ?, ?, 'pending', ?) "
+                "ON CONFLICT(key) DO UPDATE SET position=excluded.position",
+                [(k, p, json.dumps(r, ensure_ascii=False), now) for k, p, r in items],
+            )
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+        entries = {}
+        for key, _, _ in items:
+            entry = self.get(key)
+            assert entry is not None
+            entries[key] = entry
+        return entries
 
     def creating(self, key: str) -> None:
         """Record the intent: from here until ``created`` the item's outcome is ambiguous."""

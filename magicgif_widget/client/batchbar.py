@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from .batch import BatchProgress
@@ -39,11 +40,12 @@ class BatchBar:
             bar.refresh()
 
     def write(self, text: str) -> None:
-        """Print a line above the bar (or plainly if there is none yet)."""
+        """Print a line above the bar, to the bar's stream (stderr unless ``file=`` said)."""
+        stream = self._args.get("file") or sys.stderr
         if self._bar is None:
-            print(text)
+            print(text, file=stream, flush=True)
         else:
-            self._bar.write(text)
+            self._bar.write(text, file=stream)
 
     def close(self) -> None:
         if self._bar is not None:

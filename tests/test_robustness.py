@@ -245,3 +245,17 @@ def test_sigterm_in_the_cli_leaves_no_partial_file(server: Server, tmp_path):
     rest = proc.communicate(timeout=10)[1]
     assert proc.returncode == 130 and "continues on the server" in rest
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_client_used_without_a_name_stays_open_for_the_call(server: Server, tmp_path):
+    """``Client(...).v1.…generate(...)``: the temporary client must not close mid-call."""
+    import gc
+
+    gen = Client(base_url=server.url, poll=FAST_POLL, retry=FAST_RETRY).v1.ai_gif_generator
+    gc.collect()
+    res = gen.generate(style=PROMPT, download_directory=tmp_path)
+    assert res.status == "complete"
+    many = Client(base_url=server.url, poll=FAST_POLL).v1.ai_gif_generator.generate_many(
+        ["a", "b"], download_directory=tmp_path / "b", progress=False
+    )
+    assert len(many.completed) == 2

@@ -214,9 +214,9 @@ class Files(SyncResource):
 
     upload_file = blocking(resources.AsyncFiles.upload_file)
 
-    def __init__(self, inner: resources.AsyncFiles, runner: LoopThread) -> None:
-        super().__init__(inner, runner)
-        self.upload_urls = UploadUrls(inner.upload_urls, runner)
+    def __init__(self, inner: resources.AsyncFiles, runner: LoopThread, owner: object) -> None:
+        super().__init__(inner, runner, owner)
+        self.upload_urls = UploadUrls(inner.upload_urls, runner, owner)
 
 
 class Account(SyncResource):
@@ -228,11 +228,11 @@ class Account(SyncResource):
 class V1:
     """``client.v1``."""
 
-    def __init__(self, inner: resources.AsyncV1, runner: LoopThread) -> None:
-        self.image_projects = ImageProjects(inner.image_projects, runner)
-        self.ai_gif_generator = AiGifGenerator(inner.ai_gif_generator, runner)
-        self.files = Files(inner.files, runner)
-        self.account = Account(inner.account, runner)
+    def __init__(self, inner: resources.AsyncV1, runner: LoopThread, owner: object) -> None:
+        self.image_projects = ImageProjects(inner.image_projects, runner, owner)
+        self.ai_gif_generator = AiGifGenerator(inner.ai_gif_generator, runner, owner)
+        self.files = Files(inner.files, runner, owner)
+        self.account = Account(inner.account, runner, owner)
 
 
 class Client:
@@ -268,7 +268,7 @@ class Client:
         self.settings = settings
         self._runner = LoopThread()
         self._async = AsyncClient.from_settings(settings)
-        self.v1 = V1(self._async.v1, self._runner)
+        self.v1 = V1(self._async.v1, self._runner, self)
         self._finalizer = weakref.finalize(self, self._runner.stop)
 
     @property

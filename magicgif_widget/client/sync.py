@@ -160,11 +160,16 @@ def _drain(events: queue.SimpleQueue[Event], on_event: Callable[[Event], None] |
 
 
 class SyncResource:
-    """A sync view of one async resource: ``_inner`` runs on ``_runner``'s loop."""
+    """A sync view of one async resource: ``_inner`` runs on ``_runner``'s loop.
 
-    def __init__(self, inner: Any, runner: LoopThread) -> None:
+    It keeps its ``owner`` (the ``Client``) alive, so ``Client().v1.x.generate(...)`` works:
+    the client's thread stops only when nothing can reach it any more.
+    """
+
+    def __init__(self, inner: Any, runner: LoopThread, owner: object = None) -> None:
         self._inner = inner
         self._runner = runner
+        self._owner = owner
 
 
 def blocking(

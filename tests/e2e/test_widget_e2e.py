@@ -320,3 +320,30 @@ def test_gallery_from_several_prompts(
     shot = root.screenshot(path=str(_shots(tmp_path) / f"widget-gallery-{theme}-lab.png"))
     assert len(shot) > 10_000
     assert notebook_page.errors() == []
+
+
+@pytest.mark.parametrize("jupyter_app", ["lab"], indirect=True)
+def test_batch_progress_bar_is_a_widget_in_the_notebook(
+    notebook_page: NotebookPage, jupyter_app, tmp_path: Path
+):
+    cells = [
+        "import os\nos.environ['MAGICGIF_SANDBOX_RENDER_SECONDS'] = '0.5'\n"
+        "import warnings\nwarnings.simplefilter('ignore')\n"
+        "from magicgif_widget import Client\n"
+        "results = Client().v1.ai_gif_generator.generate_many(\n"
+        "    ['a red kite', 'a blue kite', 'a green kite'],\n"
+        f"    download_directory={str(tmp_path / 'batch')!r}, concurrency=2)\n"
+        "print(results.counts.describe())"
+    ]
+    notebook_page.open(cells)
+    notebook_page.run_all()
+    outputs = notebook_page.output_locator(0)
+    expect(outputs).to_have_count(2, timeout=30_000)
+    expect(outputs.nth(1)).to_contain_text("3 of 3 complete, sandbox, no credits")
+    bar = outputs.nth(0)
+    expect(bar.locator(".widget-hprogress")).to_have_count(1)  # tqdm.notebook: an ipywidget
+    expect(bar).to_contain_text("3/3")
+    expect(bar).to_contain_text("3 done, 0 failed, 0 running, sandbox, no credits")
+    shot = bar.screenshot(path=str(_shots(tmp_path) / "batch-bar-lab.png"))
+    assert len(shot) > 2_000
+    assert notebook_page.errors() == []

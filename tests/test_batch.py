@@ -325,3 +325,13 @@ def test_sandbox_batch_says_sandbox_and_redoes_jobs_lost_with_the_process(tmp_pa
     assert all(isinstance(r, ImageProject) for r in second)
     assert second[0].id != first[0].id and second[1].id == first[1].id
     assert ledger(tmp_path)[0]["earlier_ids"] == f'["{first[0].id}"]'
+
+
+def test_a_damaged_ledger_is_a_clear_error_and_nothing_is_sent(server, client, tmp_path):
+    (tmp_path / LEDGER_NAME).write_bytes(b"this is not a database, just bytes " * 40)
+    with pytest.raises(LedgerError, match="cannot use the batch ledger .*not a database"):
+        client.v1.ai_gif_generator.generate_many(
+            PROMPTS[:2], download_directory=tmp_path, progress=False
+        )
+    assert server.stats()["requests"] == {}
+    assert (tmp_path / LEDGER_NAME).read_bytes().startswith(b"this is not")  # left as found

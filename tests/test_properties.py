@@ -206,3 +206,27 @@ async def test_widget_prompts(server: Server, client, tmp_path: Path, prompt, ga
         assert widget.status == "complete", widget.error
     finally:
         widget.close()
+
+
+def test_unwritable_directories_are_refused_before_any_request(server: Server, client, tmp_path):
+    """Kernel filesystems refuse even root (who ignores permission bits), so this holds in CI."""
+    for directory in ("/proc/magicgif-out", "/sys/magicgif-out", "/proc/self/status/out"):
+        before = requests(server)
+        try:
+            client.v1.ai_gif_generator.generate(
+                style={"prompt": "a kite"}, download_directory=directory
+            )
+        except ValidationError as exc:
+            assert exc.field == "download_directory" and directory[:10] in str(exc)
+        else:
+            raise AssertionError(f"{directory} was accepted")
+        assert requests(server) == before
+        try:
+            client.v1.ai_gif_generator.generate_many(
+                ["a kite"], download_directory=directory, progress=False
+            )
+        except ValidationError as exc:
+            assert exc.field == "download_directory"
+        else:
+            raise AssertionError(f"{directory} was accepted for a batch")
+        assert requests(server) == before

@@ -335,3 +335,14 @@ def test_a_damaged_ledger_is_a_clear_error_and_nothing_is_sent(server, client, t
         )
     assert server.stats()["requests"] == {}
     assert (tmp_path / LEDGER_NAME).read_bytes().startswith(b"this is not")  # left as found
+
+
+def test_an_empty_balance_stops_sending_creates_for_the_rest(server, client, tmp_path):
+    server.fault(route="create", status=402, times=None)
+    results = client.v1.ai_gif_generator.generate_many(
+        PROMPTS, download_directory=tmp_path, concurrency=1, progress=False
+    )
+    assert all(isinstance(r, InsufficientCreditsError) for r in results)
+    assert "not sent: an earlier item failed" in str(results[3])
+    assert server.stats()["requests"]["create"] == 1
+    assert {r["state"] for r in ledger(tmp_path)} == {"pending"}  # safe to run again later

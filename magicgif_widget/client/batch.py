@@ -23,8 +23,10 @@ from . import workflow
 from .download import safe_stem
 from .errors import (
     APIStatusError,
+    AuthenticationError,
     CreateOutcomeUnknown,
     GenerationInterrupted,
+    InsufficientCreditsError,
     JobCanceledError,
     JobError,
     JobFailedError,
@@ -39,6 +41,7 @@ from .models import Created, Event, ImageProject
 log = logging.getLogger("magicgif_widget")
 
 ITEM_KEYS = frozenset({"style", "prompt", "name", "output_format"})
+STOPPERS = (AuthenticationError, InsufficientCreditsError)  # later items would fail the same
 MAX_CONCURRENCY = 64
 Result = ImageProject | MagicHourError
 
@@ -211,6 +214,7 @@ class Batch:
         self.results: list[Result | None] = [None] * len(items)
         self.counts = BatchCounts(total=len(items), sandbox=sandbox)
         self._credits: dict[str, int] = {}
+        self._stop: MagicHourError | None = None
 
     @property
     def directory(self) -> Path:
@@ -263,11 +267,16 @@ class Batch:
             self._finish(index, _unknown_error(entry), "unknown")
             return
         async with self._gate:
+            if self._stop is not None:  # a bad key or an empty balance: the rest would fail too
+                self._finish(index, _not_sent(self._stop), "failed")
+                return
             self._update(running=+1)
             try:
                 result, state = await self._run(index, key)
             finally:
                 self._update(running=-1)
+        if isinstance(result, STOPPERS):
+            self._stop = result
         self._finish(index, result, state)
 
     async def _run(self, index: int, key: str) -> tuple[Result, str]:
@@ -396,6 +405,15 @@ class Batch:
             self._on_event(progress)
         except Exception:  # a broken progress callback must not lose the batch
             log.exception("batch progress callback failed; ignored")
+
+
+def _not_sent(cause: MagicHourError) -> MagicHourError:
+    """The error of an item not sent because ``cause`` would have failed it too."""
+    return type(cause)(
+        f"not sent: an earlier item failed with {cause.message}",
+        status_code=cause.status_code,
+        code=cause.code,
+    )
 
 
 def _refused(exc: MagicHourError) -> bool:

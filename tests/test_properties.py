@@ -80,6 +80,7 @@ def requests(server: Server) -> int:
 @given(prompt=st.one_of(TEXT, NOT_TEXT), name=st.one_of(st.none(), TEXT, NOT_TEXT), fmt=FORMATS)
 @example(prompt="x" * 500, name="n" * 1000, fmt="GIF")
 @example(prompt="x" * 501, name=None, fmt=None)
+@example(prompt="x" * 100_000, name="n" * 100_000, fmt="gif" * 1000)
 @example(prompt="x", name="n" * 1001, fmt=None)
 def test_generate_inputs(server: Server, client, tmp_path: Path, prompt, name, fmt):
     server.emulator.store.render_seconds = 0.0

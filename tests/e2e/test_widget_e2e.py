@@ -347,3 +347,25 @@ def test_batch_progress_bar_is_a_widget_in_the_notebook(
     shot = bar.screenshot(path=str(_shots(tmp_path) / "batch-bar-lab.png"))
     assert len(shot) > 2_000
     assert notebook_page.errors() == []
+
+
+@pytest.mark.parametrize("jupyter_app", ["lab"], indirect=True)
+def test_a_failed_gallery_card_says_why(
+    notebook_page: NotebookPage, jupyter_app, server: Server, tmp_path: Path
+):
+    server.reset(render_seconds=0.5)
+    server.fault(route="create", outcome="error")
+    notebook_page.open([widget_cell(server, tmp_path)], theme="dark")
+    notebook_page.run_all()
+    root = widget(notebook_page)
+    root.get_by_label("One per line").check()
+    root.get_by_label("Prompt", exact=True).fill("A stormy sea\nA calm lake\nA frozen river")
+    root.get_by_role("button", name="Generate gallery").click()
+    cards = root.get_by_role("list", name="Gallery").get_by_role("listitem")
+    expect(root.locator(".mg-gallery img")).to_have_count(2, timeout=30_000)
+    expect(cards.nth(0)).to_contain_text("The job failed")
+    expect(root.get_by_role("alert")).to_contain_text("1 of 3 did not complete")
+    expect(root.locator(".mg-status")).to_contain_text("2 of 3 complete, 1 failed")
+    time.sleep(0.3)
+    shot = root.screenshot(path=str(_shots(tmp_path) / "widget-gallery-failed-dark-lab.png"))
+    assert len(shot) > 10_000

@@ -234,7 +234,8 @@ class Batch:
         self._remove_stale_parts(entries.values())
         self._update()
         tasks = [
-            asyncio.ensure_future(self._item(i, item, keys[i])) for i, item in enumerate(self.items)
+            asyncio.ensure_future(self._item(i, item, entries.get(keys[i] or "")))
+            for i, item in enumerate(self.items)
         ]
         try:
             await asyncio.gather(*tasks)
@@ -247,14 +248,12 @@ class Batch:
     # -- one item ----------------------------------------------------------------------
 
     async def _item(
-        self, index: int, item: dict[str, Any] | ValidationError, key: str | None
+        self, index: int, item: dict[str, Any] | ValidationError, entry: Entry | None
     ) -> None:
-        if isinstance(item, ValidationError) or key is None:
+        if entry is None:  # an invalid item: it has no ledger row and is never sent
             assert isinstance(item, ValidationError)
             self._finish(index, item, "failed")
             return
-        entry = self.ledger.get(key)
-        assert entry is not None
         if entry.state == "complete":
             reused = self._reuse(entry)
             if reused is not None:
@@ -272,16 +271,15 @@ class Batch:
                 return
             self._update(running=+1)
             try:
-                result, state = await self._run(index, key)
+                result, state = await self._run(index, entry)
             finally:
                 self._update(running=-1)
         if isinstance(result, STOPPERS):
             self._stop = result
         self._finish(index, result, state)
 
-    async def _run(self, index: int, key: str) -> tuple[Result, str]:
-        entry = self.ledger.get(key)
-        assert entry is not None
+    async def _run(self, index: int, entry: Entry) -> tuple[Result, str]:
+        key = entry.key
         emit = self._emitter(index, key)
         if entry.state == "created" and entry.project_id:
             try:
@@ -360,20 +358,23 @@ class Batch:
             except OSError:
                 ok = False
             if not ok:
-                self.ledger.reopen(entry.key, f"{name} was missing or changed; downloading again")
+                self._reopen(entry, f"{name} was missing or changed; downloading again")
                 return None
             paths.append(str(path))
         if not entry.project or not paths:
-            self.ledger.reopen(entry.key, "no record of the files; downloading again")
+            self._reopen(entry, "no record of the files; downloading again")
             return None
         return _project(entry.project).with_paths(paths)
 
+    def _reopen(self, entry: Entry, why: str) -> None:
+        self.ledger.reopen(entry.key, why)
+        entry.state = "created"
+
     def _remove_stale_parts(self, entries: Iterable[Entry]) -> None:
         """Temporary downloads of this ledger's jobs left by a killed run (never whole files)."""
-        for entry in entries:
-            if not entry.project_id or entry.state == "complete":
-                continue
-            for part in self.directory.glob(f".{safe_stem(entry.project_id)}.*.part"):
+        stems = {safe_stem(e.project_id) for e in entries if e.project_id and e.state != "complete"}
+        for part in self.directory.glob(".*.part"):  # named .{stem}.{hex}.part; stems lack dots
+            if part.name[1:].split(".", 1)[0] in stems:
                 with contextlib.suppress(OSError):
                     part.unlink()
 
@@ -381,10 +382,10 @@ class Batch:
 
     def _finish(self, index: int, result: Result, state: str, reused: bool = False) -> None:
         self.results[index] = result
-        bump = {"complete": "complete", "failed": "failed", "unknown": "unknown"}[state]
+        assert state in ("complete", "failed", "unknown")
         self.counts = replace(
             self.counts,
-            **{bump: getattr(self.counts, bump) + 1},
+            **{state: getattr(self.counts, state) + 1},
             reused=self.counts.reused + reused,
             credits=sum(self._credits.values()),
         )

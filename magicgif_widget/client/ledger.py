@@ -130,16 +130,6 @@ class Ledger:
                 "its jobs live there. Use another download directory for this server."
             )
 
-    # -- reads -------------------------------------------------------------------------
-
-    def get(self, key: str) -> Entry | None:
-        row = self._db.execute("SELECT * FROM items WHERE key=?", (key,)).fetchone()
-        return Entry.from_row(row) if row else None
-
-    def entries(self) -> list[Entry]:
-        rows = self._db.execute("SELECT * FROM items ORDER BY position").fetchall()
-        return [Entry.from_row(row) for row in rows]
-
     # -- transitions (each one statement, committed before it returns) -----------------
 
     def ensure(self, items: list[tuple[str, int, dict[str, Any]]]) -> dict[str, Entry]:
@@ -157,12 +147,9 @@ class Ledger:
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
-        entries = {}
-        for key, _, _ in items:
-            entry = self.get(key)
-            assert entry is not None
-            entries[key] = entry
-        return entries
+        wanted = {key for key, _, _ in items}
+        rows = self._db.execute("SELECT * FROM items").fetchall()
+        return {row["key"]: Entry.from_row(row) for row in rows if row["key"] in wanted}
 
     def creating(self, key: str) -> None:
         """Record the intent: from here until ``created`` the item's outcome is ambiguous."""

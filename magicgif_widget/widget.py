@@ -284,22 +284,8 @@ class GifWidget(anywidget.AnyWidget):
                 timeout=self.timeout,
                 on_event=lambda event: self._on_event(job, event),
             )
-        except asyncio.CancelledError:
-            if job == self._job:
-                self._canceled = True
-                self._finish("canceled")
-                self.notice = self._cancel_notice()
-            raise
-        except Exception as exc:
-            if job == self._job and not self._canceled:
-                text = (
-                    _friendly(exc)
-                    if isinstance(exc, MagicHourError)
-                    else (f"Unexpected error: {type(exc).__name__}: {exc}")
-                )
-                token = self._settings.token
-                self.error = token.redact(text) if token is not None else text
-                self._finish("failed")
+        except (asyncio.CancelledError, Exception) as exc:
+            self._stopped(job, exc)
             raise
         path = Path((project.downloaded_paths or [""])[0])
         result = Result(path, fmt, project, style["prompt"])
@@ -307,9 +293,32 @@ class GifWidget(anywidget.AnyWidget):
             self._publish(result, style["prompt"], name)
         return result
 
-    def _publish(self, result: Result, prompt: str, name: str | None) -> None:
+    def _stopped(self, job: int, exc: BaseException) -> None:
+        """Run ``job`` ended without a result: say so, unless a newer run owns the traits."""
+        if job != self._job:
+            return
+        if isinstance(exc, asyncio.CancelledError):
+            self._canceled = True
+            self._finish("canceled")
+            self.notice = self._cancel_notice()
+        elif not self._canceled:
+            text = (
+                _friendly(exc)
+                if isinstance(exc, MagicHourError)
+                else f"Unexpected error: {type(exc).__name__}: {exc}"
+            )
+            token = self._settings.token
+            self.error = token.redact(text) if token is not None else text
+            self._finish("failed")
+
+    def _register(self, result: Result) -> str:
+        """A key the front end can fetch ``result``'s file by."""
         key = f"{result.project.id}:{len(self._files)}"
         self._files[key] = (result.path, result.mime)
+        return key
+
+    def _publish(self, result: Result, prompt: str, name: str | None) -> None:
+        key = self._register(result)
         entry = {
             "key": key,
             "project_id": result.project.id,
@@ -351,16 +360,8 @@ class GifWidget(anywidget.AnyWidget):
                 progress=False,
                 on_event=lambda progress: self._on_batch(job, progress),
             )
-        except asyncio.CancelledError:
-            if job == self._job:
-                self._canceled = True
-                self._finish("canceled")
-                self.notice = self._cancel_notice()
-            raise
-        except Exception as exc:
-            if job == self._job and not self._canceled:
-                self.error = _friendly(exc) if isinstance(exc, MagicHourError) else repr(exc)
-                self._finish("failed")
+        except (asyncio.CancelledError, Exception) as exc:
+            self._stopped(job, exc)
             raise
         if job == self._job and not self._canceled:
             self.gallery_results = results
@@ -400,16 +401,13 @@ class GifWidget(anywidget.AnyWidget):
             self.notice = f"{event.reason} on {event.operation}; retrying in {event.delay:.1f} s"
         elif isinstance(result, ImageProject):
             path = Path((result.downloaded_paths or [""])[0])
-            key = f"{result.id}:{len(self._files)}"
-            fmt = path.suffix.lstrip(".") or "gif"
-            mime = MEDIA_TYPES.get(fmt, "application/octet-stream")
-            self._files[key] = (path, mime)
+            done = Result(path, path.suffix.lstrip(".") or "gif", result)
             card.update(
                 status="complete",
                 project_id=result.id,
-                key=key,
-                format=fmt,
-                mime=mime,
+                key=self._register(done),
+                format=done.output_format,
+                mime=done.mime,
                 filename=path.name,
             )
         elif isinstance(result, MagicHourError):

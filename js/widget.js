@@ -319,16 +319,27 @@ function render({ model, el, signal }) {
       },
     );
 
+  const fillThumb = (thumb, item) =>
+    cache.get(item.key).then(
+      (url) => thumb.replaceChildren(mediaElement(item.format, url, { thumb: true })),
+      () => thumb.replaceChildren(h("span", { class: "mg-muted", text: "gone" })),
+    );
+  const downloadButton = (item) =>
+    h("button", {
+      type: "button",
+      class: "mg-link",
+      text: "Download",
+      "aria-label": `Download ${item.filename}`,
+      onclick: () => download(item),
+    });
+
   const renderHistory = () => {
     const items = model.get("history") || [];
     history.hidden = items.length === 0;
     history.replaceChildren(
       ...items.map((item) => {
         const thumb = h("div", { class: "mg-thumb" });
-        cache.get(item.key).then(
-          (url) => thumb.replaceChildren(mediaElement(item.format, url, { thumb: true })),
-          () => thumb.replaceChildren(h("span", { class: "mg-muted", text: "gone" })),
-        );
+        fillThumb(thumb, item);
         return h(
           "div",
           { class: "mg-item", role: "listitem" },
@@ -348,13 +359,7 @@ function render({ model, el, signal }) {
                 model.save_changes();
               },
             }),
-            h("button", {
-              type: "button",
-              class: "mg-link",
-              text: "Download",
-              "aria-label": `Download ${item.filename}`,
-              onclick: () => download(item),
-            }),
+            downloadButton(item),
           ),
         );
       }),
@@ -394,19 +399,8 @@ function render({ model, el, signal }) {
       entry.state.title = item.error || "";
       if (item.key && entry.key !== item.key) {
         entry.key = item.key;
-        cache.get(item.key).then(
-          (url) => entry.thumb.replaceChildren(mediaElement(item.format, url, { thumb: true })),
-          () => entry.thumb.replaceChildren(h("span", { class: "mg-muted", text: "gone" })),
-        );
-        entry.actions.replaceChildren(
-          h("button", {
-            type: "button",
-            class: "mg-link",
-            text: "Download",
-            "aria-label": `Download ${item.filename}`,
-            onclick: () => download(item),
-          }),
-        );
+        fillThumb(entry.thumb, item);
+        entry.actions.replaceChildren(downloadButton(item));
       } else if (!item.key) {
         entry.thumb.replaceChildren(h("span", { class: "mg-card-wait", text: LABELS[item.status] || item.status }));
       }

@@ -181,10 +181,13 @@ class Emulator:
             )
             code = "rate_limited" if rule.status == 429 else "injected_fault"
             return error(rule.status, code, f"fault injected on {route}", headers)
-        if rule.kind == "delay" and route != "create":  # create delays after making the job
+        if route == "create":  # applied after the job is made: the worst case
+            request.state.fault = rule
+            return None
+        if rule.kind == "delay":
             await asyncio.sleep(rule.seconds)
             return None
-        if rule.kind == "reset" and route != "create":  # create resets after making the job
+        if rule.kind == "reset":
             return Reset(f"{route} answered by a reset")
         request.state.fault = rule
         return None

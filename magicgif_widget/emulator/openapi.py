@@ -38,6 +38,38 @@ PROJECT_ID = {
     "schema": {"type": "string", "minLength": 1},
 }
 
+PROJECT_PROPERTIES: dict[str, Any] = {
+    "id": {"type": "string"},
+    "name": {"type": "string"},
+    "status": {"type": "string", "enum": STATUSES},
+    "type": {"type": "string"},
+    "created_at": {"type": "string", "format": "date-time"},
+    "enabled": {"type": "boolean"},
+    "image_count": {"type": "integer", "minimum": 0},
+    "credits_charged": {"type": "integer", "minimum": 0},
+    "total_frame_cost": {"type": "integer", "minimum": 0},
+    "downloads": {
+        "type": "array",
+        "items": {
+            "type": "object",
+            "required": ["url", "expires_at"],
+            "properties": {
+                "url": {"type": "string", "format": "uri"},
+                "expires_at": {"type": "string", "format": "date-time"},
+            },
+        },
+    },
+    "error": {
+        "nullable": True,
+        "type": "object",
+        "required": ["code", "message"],
+        "properties": {
+            "code": {"type": "string"},
+            "message": {"type": "string"},
+        },
+    },
+}
+
 OPENAPI: dict[str, Any] = {
     "openapi": "3.0.3",
     "info": {
@@ -155,50 +187,8 @@ OPENAPI: dict[str, Any] = {
             },
             "Project": {
                 "type": "object",
-                "required": [
-                    "id",
-                    "name",
-                    "status",
-                    "type",
-                    "created_at",
-                    "enabled",
-                    "image_count",
-                    "credits_charged",
-                    "total_frame_cost",
-                    "downloads",
-                    "error",
-                ],
-                "properties": {
-                    "id": {"type": "string"},
-                    "name": {"type": "string"},
-                    "status": {"type": "string", "enum": STATUSES},
-                    "type": {"type": "string"},
-                    "created_at": {"type": "string", "format": "date-time"},
-                    "enabled": {"type": "boolean"},
-                    "image_count": {"type": "integer", "minimum": 0},
-                    "credits_charged": {"type": "integer", "minimum": 0},
-                    "total_frame_cost": {"type": "integer", "minimum": 0},
-                    "downloads": {
-                        "type": "array",
-                        "items": {
-                            "type": "object",
-                            "required": ["url", "expires_at"],
-                            "properties": {
-                                "url": {"type": "string", "format": "uri"},
-                                "expires_at": {"type": "string", "format": "date-time"},
-                            },
-                        },
-                    },
-                    "error": {
-                        "nullable": True,
-                        "type": "object",
-                        "required": ["code", "message"],
-                        "properties": {
-                            "code": {"type": "string"},
-                            "message": {"type": "string"},
-                        },
-                    },
-                },
+                "required": list(PROJECT_PROPERTIES),  # every key is present, some null
+                "properties": PROJECT_PROPERTIES,
             },
             "UploadUrlsRequest": {
                 "type": "object",

@@ -329,7 +329,7 @@ def test_sandbox_batch_says_sandbox_and_redoes_jobs_lost_with_the_process(tmp_pa
 
 def test_a_damaged_ledger_is_a_clear_error_and_nothing_is_sent(server, client, tmp_path):
     (tmp_path / LEDGER_NAME).write_bytes(b"this is not a database, just bytes " * 40)
-    with pytest.raises(LedgerError, match="cannot use the batch ledger .*not a database"):
+    with pytest.raises(LedgerError, match=r"cannot use the batch ledger .*not a database"):
         client.v1.ai_gif_generator.generate_many(
             PROMPTS[:2], download_directory=tmp_path, progress=False
         )

@@ -7,18 +7,13 @@ Each row of ``HOSTILE`` scripts one answer; add a row to add a case.
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
-from starlette.routing import Route
+from starlette.responses import RedirectResponse
 
 from magicgif_widget import (
     APIStatusError,
@@ -31,74 +26,9 @@ from magicgif_widget import (
     ServerError,
 )
 from magicgif_widget.emulator import BackgroundServer
-from magicgif_widget.emulator.render import render
 
 from .conftest import FAST_POLL, FAST_RETRY, PROMPT
-
-PID = "cmhostile0000000000000000"
-GIF = render("hostile", "gif")
-Answer = Callable[[Request], Response]
-
-
-def project(status: str = "complete", **fields: Any) -> Answer:
-    """A project answer; ``downloads`` may contain BASE, replaced by the server's address."""
-
-    def answer(request: Request) -> Response:
-        base = str(request.base_url).rstrip("/")
-        body = {"id": PID, "status": status, "enabled": True, "credits_charged": 50}
-        body.setdefault("downloads", [{"url": f"{base}/files/out.gif"}])
-        body.update(fields)
-        text = JSONResponse(body).body.decode().replace("BASE", base)
-        return Response(text, media_type="application/json")
-
-    return answer
-
-
-def raw(body: bytes | str, status: int = 200, media: str = "application/json", **headers: str):
-    return lambda request: Response(body, status_code=status, media_type=media, headers=headers)
-
-
-def endless(request: Request) -> Response:
-    async def forever() -> Any:
-        chunk = b"G" * 65536
-        while True:
-            yield chunk
-            await asyncio.sleep(0)
-
-    return StreamingResponse(forever(), media_type="image/gif")
-
-
-class Scripted:
-    """Answers the API's routes with whatever the current test scripted."""
-
-    def __init__(self) -> None:
-        self.reset()
-
-        async def create(request: Request) -> Response:
-            return self.create(request)
-
-        async def poll(request: Request) -> Response:
-            return self.poll(request)
-
-        async def files(request: Request) -> Response:
-            return self.file(request)
-
-        async def loop(request: Request) -> Response:
-            return RedirectResponse(str(request.url), status_code=302)
-
-        self.app = Starlette(
-            routes=[
-                Route("/v1/ai-gif-generator", create, methods=["POST"]),
-                Route("/v1/image-projects/{id:path}", poll),
-                Route("/files/{name:path}", files),
-                Route("/loop", loop),
-            ]
-        )
-
-    def reset(self) -> None:
-        self.create: Answer = lambda r: JSONResponse({"id": PID, "credits_charged": 50})
-        self.poll: Answer = project()
-        self.file: Answer = lambda r: Response(GIF, media_type="image/gif")
+from .scripted import GIF, PID, Answer, Scripted, endless, project, raw
 
 
 @dataclass(frozen=True)

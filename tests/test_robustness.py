@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from magicgif_widget import (
@@ -33,6 +33,7 @@ from magicgif_widget import (
 from magicgif_widget.emulator import BackgroundServer
 
 from .conftest import FAST_POLL, FAST_RETRY, PROMPT, Server, leftovers
+from .scripted import Scripted, project
 
 
 def test_check_result_picks_up_a_job_after_a_timeout(client: Client, server: Server, tmp_path):
@@ -115,39 +116,16 @@ def test_tokens_a_header_cannot_carry_are_refused_without_echo(monkeypatch):
         Client()
 
 
-class Hostile:
-    """A server whose finished job points at a download that redirects forever, or elsewhere."""
-
-    def __init__(self, download_url: str) -> None:
-        self.download_url = download_url
-
-        async def create(request: Request) -> Response:
-            return JSONResponse({"id": "../../etc/evil", "credits_charged": 50})
-
-        async def project(request: Request) -> Response:
-            url = self.download_url.replace("BASE", str(request.base_url).rstrip("/"))
-            return JSONResponse(
-                {"id": "../../etc/evil", "status": "complete", "downloads": [{"url": url}]}
-            )
-
-        async def loop(request: Request) -> Response:
-            return RedirectResponse(str(request.url), status_code=302)
-
-        self.app = Starlette(
-            routes=[
-                Route("/v1/ai-gif-generator", create, methods=["POST"]),
-                Route("/v1/image-projects/{id:path}", project),
-                Route("/loop", loop),
-            ]
-        )
-
-
 @pytest.mark.parametrize(
     "url,needle",
     [("BASE/loop", "TooManyRedirects"), ("file:///etc/passwd", "'file'"), ("BASE/x", "404")],
 )
 def test_hostile_downloads_fail_typed_and_leave_nothing(tmp_path, url, needle):
-    with BackgroundServer(Hostile(url)) as srv:  # type: ignore[arg-type]
+    """A finished job whose download redirects forever, or points elsewhere."""
+    server = Scripted()
+    server.create = lambda r: JSONResponse({"id": "../../etc/evil", "credits_charged": 50})
+    server.poll = project(id="../../etc/evil", downloads=[{"url": url}])
+    with BackgroundServer(server) as srv:  # type: ignore[arg-type]
         with Client(base_url=srv.url, poll=FAST_POLL, retry=FAST_RETRY) as client:
             with pytest.raises(DownloadError) as info:
                 client.v1.ai_gif_generator.generate(style=PROMPT, download_directory=tmp_path)

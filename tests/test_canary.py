@@ -163,34 +163,22 @@ def test_the_canary_stays_out_of_a_saved_notebook_and_the_cli(guarded, tmp_path:
     assert "NotFoundError" in text and "image/png" in text and "DEBUG" in text
     assert CANARY not in text
 
-    cli = [sys.executable, "-m", "magicgif_widget.cli"]
-    runs = [
-        subprocess.run(
-            [*cli, "generate", "a cli canary", "-o", str(tmp_path / "cli"), "--base-url", url],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        ),
-        subprocess.run(
-            [*cli, "batch", "-", "-o", str(tmp_path / "cli-batch"), "--base-url", url],
-            input="one\ntwo\n",
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        ),
-    ]
-    emulator.add_fault(route="poll", status=500, times=None)
-    runs.append(
-        subprocess.run(
-            [*cli, "generate", "a failing canary", "-o", str(tmp_path / "cli"), "--base-url", url],
+    def cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "magicgif_widget.cli", *args, "--base-url", url],
+            input=stdin,
             env=env,
             capture_output=True,
             text=True,
             timeout=60,
         )
-    )
+
+    runs = [
+        cli("generate", "a cli canary", "-o", str(tmp_path / "cli")),
+        cli("batch", "-", "-o", str(tmp_path / "cli-batch"), stdin="one\ntwo\n"),
+    ]
+    emulator.add_fault(route="poll", status=500, times=None)
+    runs.append(cli("generate", "a failing canary", "-o", str(tmp_path / "cli")))
     assert [r.returncode for r in runs] == [0, 0, 1]
     for run in runs:
         assert CANARY not in run.stdout + run.stderr

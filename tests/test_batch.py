@@ -229,6 +229,36 @@ def test_a_429_slows_the_whole_batch_and_costs_no_extra_create(server, client, t
     assert len(media(tmp_path)) == 6
 
 
+def test_a_file_placed_before_the_ledger_heard_of_it_is_used_not_copied(
+    server, client, tmp_path
+):
+    """A kill between moving a download into place and recording it: the rerun adopts it."""
+    gen = client.v1.ai_gif_generator
+    first = gen.generate_many(PROMPTS[:3], download_directory=tmp_path, progress=False)
+    placed = Path(first[1].downloaded_paths[0])
+    edited = Path(first[2].downloaded_paths[0])
+    db = sqlite3.connect(tmp_path / LEDGER_NAME)
+    with db:  # what the ledger holds when the kill lands between the rename and the commit
+        db.execute(
+            "UPDATE items SET state='created', files='[]', project=NULL WHERE project_id=?",
+            (first[1].id,),
+        )
+        db.execute("UPDATE items SET state='created' WHERE project_id=?", (first[2].id,))
+    db.close()
+    edited.write_bytes(b"GIF89a the user's own edit")
+    before = server.stats()["requests"]
+    again = gen.generate_many(PROMPTS[:3], download_directory=tmp_path, progress=False)
+    after = server.stats()["requests"]
+    assert server.stats()["creates"] == 3
+    assert after["poll"] - before["poll"] == 2
+    assert after["download"] - before["download"] == 1  # only the edited one, beside the edit
+    assert again[1].downloaded_paths == [str(placed)]
+    assert again[2].downloaded_paths != [str(edited)]
+    assert edited.read_bytes() == b"GIF89a the user's own edit"
+    assert len(media(tmp_path)) == 4
+    assert [r["state"] for r in ledger(tmp_path)] == ["complete"] * 3
+
+
 async def test_a_canceled_batch_resumes_by_polling_not_recreating(server, aclient, tmp_path):
     server.reset(render_seconds=1.0)
     created: list[str] = []

@@ -283,7 +283,8 @@ class Batch:
         emit = self._emitter(index, key)
         if entry.state == "created" and entry.project_id:
             try:
-                project = await workflow.resume(self.api, entry.project_id, self.template, emit)
+                request = replace(self.template, adopt=_ours(entry))
+                project = await workflow.resume(self.api, entry.project_id, request, emit)
             except NotFoundError as exc:
                 if not self.sandbox:
                     return self._failed(key, exc), "failed"
@@ -406,6 +407,21 @@ class Batch:
             self._on_event(progress)
         except Exception:  # a broken progress callback must not lose the batch
             log.exception("batch progress callback failed; ignored")
+
+
+def _ours(entry: Entry) -> Callable[[Path], bool]:
+    """A file placed under the job's name is its output, unless recorded at another size.
+
+    A killed run can place a file and die before the ledger hears of it; a rerun uses that
+    file rather than downloading a second copy. A recorded file the user changed stays theirs.
+    """
+    recorded = dict(entry.files)
+
+    def adopt(path: Path) -> bool:
+        size = recorded.get(path.name)
+        return size is None or path.stat().st_size == size
+
+    return adopt
 
 
 def _not_sent(cause: MagicHourError) -> MagicHourError:

@@ -31,6 +31,7 @@ NOT_MEDIA = ("text/html", "application/json", "text/plain", "application/xml", "
 
 Emit = Callable[[Event], None]
 Refresh = Callable[[], Awaitable[ImageProject]]
+Adopt = Callable[[Path], bool]
 
 
 class _Retry(Exception):
@@ -89,19 +90,45 @@ async def download_all(
     emit: Emit,
     refresh: Refresh,
     fallback_ext: str = "gif",
+    adopt: Adopt | None = None,
 ) -> list[str]:
-    """Download every output of ``project`` into ``directory``; paths in output order."""
+    """Download every output of ``project`` into ``directory``; paths in output order.
+
+    With ``adopt``, an output already placed under its own name (by an earlier run that
+    stopped before recording it) is used as it is when ``adopt(path)`` agrees.
+    """
     if not project.downloads:
         raise DownloadError("the project is complete but lists no downloads", project_id=project.id)
     stem = safe_stem(project.id)
     paths: list[str] = []
     for index in range(len(project.downloads)):
         name = stem if index == 0 else f"{stem}_{index + 1}"
+        if adopt is not None:
+            found = _placed(directory, name, project.downloads[index].url, fallback_ext, adopt)
+            if found is not None:
+                log.info("output %d of %s is already in place: %s", index, project.id, found.name)
+                size = found.stat().st_size
+                emit(DownloadProgress(project.id, index, size, size))
+                paths.append(str(found))
+                continue
         path = await _download_one(
             transport, project, index, directory, name, emit, refresh, fallback_ext
         )
         paths.append(str(path))
     return paths
+
+
+def _placed(directory: Path, name: str, url: str, fallback: str, adopt: Adopt) -> Path | None:
+    """``name.ext`` if it is there: ``place`` only ever moves whole, checked downloads."""
+    first = file_extension(url, None, fallback)
+    for ext in (first, *sorted(MEDIA_EXTENSIONS - {first})):
+        path = directory / f"{name}.{ext}"
+        try:
+            if path.is_file() and path.stat().st_size > 0 and adopt(path):
+                return path
+        except OSError:
+            continue
+    return None
 
 
 async def _download_one(

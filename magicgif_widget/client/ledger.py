@@ -200,8 +200,11 @@ class Ledger:
         self._set(key, "error=?", error)
 
     def reopen(self, key: str, why: str) -> None:
-        """A complete item whose files are gone: poll and download it again (no new create)."""
-        self._set(key, "state='created', files='[]', error=?", why)
+        """A complete item whose files are gone: poll and download it again (no new create).
+
+        ``files`` keeps the record, so a file the user changed is never taken for ours.
+        """
+        self._set(key, "state='created', error=?", why)
 
     def _set(self, key: str, assignments: str, *values: Any) -> None:
         self._db.execute(

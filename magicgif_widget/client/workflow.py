@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from .download import download_all
+from .download import Adopt, download_all
 from .errors import GenerationTimeout, JobCanceledError, JobFailedError, MagicHourError
 from .models import Completed, Created, CreateResponse, Event, ImageProject, StatusChanged
 from .settings import PollPolicy
@@ -39,6 +39,7 @@ class GenerateRequest:
     timeout: float | None
     poll: PollPolicy
     options: dict[str, Any] = field(default_factory=dict)
+    adopt: Adopt | None = None  # batch reruns: which already-placed outputs are this job's
 
     @property
     def output_format(self) -> str:
@@ -190,6 +191,7 @@ async def _finish(
             emit,
             refresh=lambda: api.fetch(pid, emit),
             fallback_ext=request.output_format,
+            adopt=request.adopt,
         )
         project = project.with_paths(paths)
     emit(Completed(project, time.monotonic() - started))

@@ -193,10 +193,8 @@ class BatchLines:
         self.stream = stream
         self.lines = lines
         self.bar = BatchBar(file=stream) if stream.isatty() else None
-        self.last: BatchProgress | None = None
 
     def __call__(self, progress: BatchProgress) -> None:
-        self.last = progress
         if self.bar is not None:
             self.bar(progress)
         if progress.result is None or progress.index is None:

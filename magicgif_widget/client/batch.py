@@ -409,7 +409,7 @@ class Batch:
             log.exception("batch progress callback failed; ignored")
 
 
-def _ours(entry: Entry) -> Callable[[Path], bool]:
+def _ours(entry: Entry) -> Callable[[str, int], bool]:
     """A file placed under the job's name is its output, unless recorded at another size.
 
     A killed run can place a file and die before the ledger hears of it; a rerun uses that
@@ -417,9 +417,8 @@ def _ours(entry: Entry) -> Callable[[Path], bool]:
     """
     recorded = dict(entry.files)
 
-    def adopt(path: Path) -> bool:
-        size = recorded.get(path.name)
-        return size is None or path.stat().st_size == size
+    def adopt(name: str, size: int) -> bool:
+        return recorded.get(name, size) == size
 
     return adopt
 

@@ -8,6 +8,7 @@ import logging
 import os
 import re
 import secrets
+import stat
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path, PurePosixPath
@@ -31,7 +32,7 @@ NOT_MEDIA = ("text/html", "application/json", "text/plain", "application/xml", "
 
 Emit = Callable[[Event], None]
 Refresh = Callable[[], Awaitable[ImageProject]]
-Adopt = Callable[[Path], bool]
+Adopt = Callable[[str, int], bool]  # (file name, size): is this placed file the output?
 
 
 class _Retry(Exception):
@@ -95,7 +96,7 @@ async def download_all(
     """Download every output of ``project`` into ``directory``; paths in output order.
 
     With ``adopt``, an output already placed under its own name (by an earlier run that
-    stopped before recording it) is used as it is when ``adopt(path)`` agrees.
+    stopped before recording it) is used as it is when ``adopt(name, size)`` agrees.
     """
     if not project.downloads:
         raise DownloadError("the project is complete but lists no downloads", project_id=project.id)
@@ -104,12 +105,12 @@ async def download_all(
     for index in range(len(project.downloads)):
         name = stem if index == 0 else f"{stem}_{index + 1}"
         if adopt is not None:
-            found = _placed(directory, name, project.downloads[index].url, fallback_ext, adopt)
-            if found is not None:
-                log.info("output %d of %s is already in place: %s", index, project.id, found.name)
-                size = found.stat().st_size
+            placed = _placed(directory, name, project.downloads[index].url, fallback_ext, adopt)
+            if placed is not None:
+                path, size = placed
+                log.info("output %d of %s is already in place: %s", index, project.id, path.name)
                 emit(DownloadProgress(project.id, index, size, size))
-                paths.append(str(found))
+                paths.append(str(path))
                 continue
         path = await _download_one(
             transport, project, index, directory, name, emit, refresh, fallback_ext
@@ -118,16 +119,19 @@ async def download_all(
     return paths
 
 
-def _placed(directory: Path, name: str, url: str, fallback: str, adopt: Adopt) -> Path | None:
-    """``name.ext`` if it is there: ``place`` only ever moves whole, checked downloads."""
+def _placed(
+    directory: Path, name: str, url: str, fallback: str, adopt: Adopt
+) -> tuple[Path, int] | None:
+    """``name.ext`` and its size if it is there: ``place`` only moves whole, checked downloads."""
     first = file_extension(url, None, fallback)
     for ext in (first, *sorted(MEDIA_EXTENSIONS - {first})):
         path = directory / f"{name}.{ext}"
         try:
-            if path.is_file() and path.stat().st_size > 0 and adopt(path):
-                return path
+            info = path.stat()
         except OSError:
             continue
+        if stat.S_ISREG(info.st_mode) and info.st_size > 0 and adopt(path.name, info.st_size):
+            return path, info.st_size
     return None
 
 

@@ -46,6 +46,11 @@ CREATE TABLE IF NOT EXISTS items (
     updated_at TEXT NOT NULL
 );
 """
+# Moves the item's job id (if any) to ``earlier_ids``: the item has no job now.
+_RETIRE_ID = (
+    "earlier_ids=CASE WHEN project_id IS NULL THEN earlier_ids "
+    "ELSE json_insert(earlier_ids, '$[#]', project_id) END, project_id=NULL"
+)
 
 
 class LedgerError(MagicHourError):
@@ -156,8 +161,7 @@ class Ledger:
         self._set(
             key,
             "state='creating', creates=creates+1, error=NULL, files='[]', project=NULL, "
-            "earlier_ids=CASE WHEN project_id IS NULL THEN earlier_ids "
-            "ELSE json_insert(earlier_ids, '$[#]', project_id) END, project_id=NULL",
+            + _RETIRE_ID,
         )
 
     def created(self, key: str, project_id: str, credits: int) -> None:
@@ -190,8 +194,7 @@ class Ledger:
         """No job exists for the item (the API refused the create, or the job vanished)."""
         self._set(
             key,
-            "state='pending', error=?, earlier_ids=CASE WHEN project_id IS NULL THEN earlier_ids "
-            "ELSE json_insert(earlier_ids, '$[#]', project_id) END, project_id=NULL",
+            "state='pending', error=?, " + _RETIRE_ID,
             error,
         )
 

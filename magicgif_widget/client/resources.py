@@ -64,17 +64,16 @@ class AsyncImageProjects:
     """``client.v1.image_projects``: read, wait for, and delete projects."""
 
     def __init__(self, transport: Transport) -> None:
-        self._transport = transport
         self.transport = transport
 
     async def get(self, *, id: str, request_options: RequestOptions | None = None) -> ImageProject:
         """The project's current state (retried on 429, 5xx and network errors)."""
-        return await self._fetch(id, None, **_options(request_options))
+        return await self.fetch(id, None, **_options(request_options))
 
     async def delete(self, *, id: str, request_options: RequestOptions | None = None) -> None:
         """Delete the project and its outputs for good (a retry's 404 counts as deleted)."""
         path = _project_path(id)
-        await self._transport.call(
+        await self.transport.call(
             "DELETE",
             path,
             operation="delete",
@@ -111,13 +110,11 @@ class AsyncImageProjects:
         )
         return await workflow.resume(self, id, request, on_event)
 
-    async def fetch(self, project_id: str, on_retry: OnRetry | None) -> ImageProject:
-        return await self._fetch(project_id, on_retry)
-
-    async def _fetch(
+    async def fetch(
         self, project_id: str, on_retry: OnRetry | None, **options: Any
     ) -> ImageProject:
-        response = await self._transport.call(
+        """One read of the project (the workflow's poll)."""
+        response = await self.transport.call(
             "GET",
             _project_path(project_id),
             operation="poll",
@@ -125,7 +122,7 @@ class AsyncImageProjects:
             on_retry=on_retry,
             **options,
         )
-        data = self._transport.json(response, "poll", project_id)
+        data = self.transport.json(response, "poll", project_id)
         return ImageProject.from_json(data, project_id=project_id)
 
 
@@ -236,13 +233,12 @@ class AsyncAiGifGenerator:
             from .batchbar import BatchBar
 
             bar = BatchBar()
-        user = on_event
 
         def relay(event: BatchProgress) -> None:
             if bar is not None:
                 bar(event)
-            if user is not None:
-                user(event)
+            if on_event is not None:
+                on_event(event)
 
         try:
             return await batch.generate_many(
@@ -315,7 +311,7 @@ class AsyncAiGifGenerator:
             ) from None
 
     async def fetch(self, project_id: str, on_retry: OnRetry | None) -> ImageProject:
-        return await self._projects._fetch(project_id, on_retry)
+        return await self._projects.fetch(project_id, on_retry)
 
     # -- argument checks ---------------------------------------------------------------
 

@@ -1,5 +1,6 @@
 """magicgif-widget: Magic Hour's AI GIF generator in a notebook, with an offline sandbox."""
 
+from ._version import __version__
 from .client import AsyncClient, Client, PollPolicy, RetryPolicy, SandboxWarning
 from .client.errors import (
     APIStatusError,
@@ -35,8 +36,6 @@ from .client.models import (
     Retrying,
     StatusChanged,
 )
-
-__version__ = "0.1.0"
 
 __all__ = [
     "APIStatusError",

@@ -167,7 +167,7 @@ def read_batch_file(path: str) -> tuple[list[dict[str, Any]], list[int]]:
         if raw.startswith("{"):
             try:
                 raw = json.loads(raw)
-            except ValueError as exc:
+            except json.JSONDecodeError as exc:
                 problems.append(f"line {number}: invalid JSON ({exc.msg})")
                 continue
         try:
@@ -271,8 +271,16 @@ def _batch(args: argparse.Namespace) -> int:
 
 def _emulator(args: argparse.Namespace) -> int:
     from .emulator import Emulator
-    from .emulator.server import serve
 
+    try:
+        from .emulator.server import serve
+    except ImportError as exc:  # uvicorn is an extra: the in-process sandbox needs no server
+        print(
+            f"magicgif: error: serving the emulator over HTTP needs uvicorn ({exc.name} is "
+            "not installed): pip install 'magicgif-widget[emulator]'",
+            file=sys.stderr,
+        )
+        return 2
     if args.output_file and not Path(args.output_file).is_file():
         raise ValidationError("--output-file", f"{args.output_file!r} is not a file")
     token = args.token or os.environ.get("MAGICGIF_EMULATOR_TOKEN")

@@ -87,14 +87,19 @@ def _thumbnail(path: Path, size: int) -> tuple[str, bytes]:
 
 
 def first_frame_png(path: Path, size: int = 320) -> bytes:
-    """The first frame of an animation as a small PNG."""
+    """The first frame of an animation as a small PNG (video needs PyAV, the ``video`` extra)."""
     from PIL import Image
 
     if path.suffix.lower() == ".gif":
         with Image.open(path) as im:
             frame = im.convert("RGB")
     else:
-        import av
+        try:
+            import av
+        except ImportError as exc:
+            raise RuntimeError(
+                f"a still of {path.name} needs PyAV: pip install 'magicgif-widget[video]'"
+            ) from exc
 
         with av.open(str(path)) as container:
             frame = next(container.decode(video=0)).to_image()
@@ -110,7 +115,11 @@ def contact_sheet_png(paths: Iterable[Path], size: int = 128, columns: int = 4) 
 
     tiles = []
     for path in paths:
-        with Image.open(io.BytesIO(first_frame_png(Path(path), size))) as tile:
+        try:
+            still = first_frame_png(Path(path), size)
+        except RuntimeError:  # a video without PyAV: the sheet shows the others
+            continue
+        with Image.open(io.BytesIO(still)) as tile:
             tiles.append(tile.convert("RGB"))
     if not tiles:
         raise ValidationError("paths", "no files to lay out")

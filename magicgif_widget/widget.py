@@ -230,6 +230,7 @@ class GifWidget(anywidget.AnyWidget):
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         bundle = super()._repr_mimebundle_(**kwargs)
         data, meta = bundle if isinstance(bundle, tuple) else (bundle, {})
+        data = data or {}
         if self._still is not None:
             mime, image = self._still
             data = {**data, mime: base64.b64encode(image).decode("ascii")}

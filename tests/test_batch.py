@@ -229,9 +229,7 @@ def test_a_429_slows_the_whole_batch_and_costs_no_extra_create(server, client, t
     assert len(media(tmp_path)) == 6
 
 
-def test_a_file_placed_before_the_ledger_heard_of_it_is_used_not_copied(
-    server, client, tmp_path
-):
+def test_a_file_placed_before_the_ledger_heard_of_it_is_used_not_copied(server, client, tmp_path):
     """A kill between moving a download into place and recording it: the rerun adopts it."""
     gen = client.v1.ai_gif_generator
     first = gen.generate_many(PROMPTS[:3], download_directory=tmp_path, progress=False)

@@ -159,12 +159,7 @@ class AiGifGenerator(SyncResource):
 
         try:
             return self._runner.run_events(
-                lambda emit: inner.generate_many(
-                    items,
-                    progress=False,
-                    on_event=emit,
-                    **kwargs,  # type: ignore[arg-type]
-                ),
+                lambda emit: inner.generate_many(items, progress=False, on_event=emit, **kwargs),
                 relay,
             )
         except GenerationInterrupted:

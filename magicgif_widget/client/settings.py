@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from .._version import __version__
 from .errors import ValidationError
 
 if TYPE_CHECKING:
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 DEFAULT_BASE_URL = "https://api.magichour.ai"
 SANDBOX_BASE_URL = "http://sandbox.magicgif.invalid"
 TOKEN_ENV_VARS = ("MAGIC_HOUR_API_TOKEN", "MAGIC_HOUR_API_KEY", "API_TOKEN")
-USER_AGENT = "magicgif-widget/0.1"
+USER_AGENT = f"magicgif-widget/{__version__}"
 
 
 class SandboxWarning(UserWarning):

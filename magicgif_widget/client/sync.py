@@ -17,7 +17,7 @@ from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from .errors import ClientClosedError, GenerationInterrupted
-from .models import Created, Event
+from .models import Created
 
 log = logging.getLogger("magicgif_widget")
 
@@ -26,7 +26,10 @@ R = TypeVar("R")
 TICK = 0.05  # seconds between checks for events and Ctrl-C
 CANCEL_GRACE = 5.0  # seconds to let canceled work finish (it may be learning a job's id)
 
-Factory = Callable[[Callable[[Event], None]], Coroutine[Any, Any, R]]
+# Events are the workflow's ``Event``s or a batch's ``BatchProgress``: relayed, never inspected
+# (but for ``Created``, whose id a Ctrl-C must not lose).
+Emit = Callable[[Any], None]
+Factory = Callable[[Emit], Coroutine[Any, Any, R]]
 
 
 class LoopThread:
@@ -53,9 +56,9 @@ class LoopThread:
         """Run ``factory()`` on the loop and wait for it; Ctrl-C cancels it."""
         return self.run_events(lambda _emit: factory(), None)
 
-    def run_events(self, factory: Factory[R], on_event: Callable[[Event], None] | None) -> R:
+    def run_events(self, factory: Factory[R], on_event: Emit | None) -> R:
         """Run ``factory(emit)`` on the loop; events reach ``on_event`` in this thread."""
-        events: queue.SimpleQueue[Event] = queue.SimpleQueue()
+        events: queue.SimpleQueue[Any] = queue.SimpleQueue()
         box: dict[str, str] = {}
         future = self._submit(factory, events, box)
         try:
@@ -70,9 +73,9 @@ class LoopThread:
             concurrent.futures.wait([future], timeout=CANCEL_GRACE)
             raise GenerationInterrupted(box.get("project_id")) from None
 
-    def iterate(self, factory: Factory[Any]) -> Iterator[Event]:
+    def iterate(self, factory: Factory[Any]) -> Iterator[Any]:
         """Run ``factory(emit)`` on the loop and yield its events here; its error comes last."""
-        events: queue.SimpleQueue[Event] = queue.SimpleQueue()
+        events: queue.SimpleQueue[Any] = queue.SimpleQueue()
         box: dict[str, str] = {}
         future = self._submit(factory, events, box)
         try:
@@ -94,14 +97,14 @@ class LoopThread:
                 future.cancel()
 
     def _submit(
-        self, factory: Factory[R], events: queue.SimpleQueue[Event], box: dict[str, str]
+        self, factory: Factory[R], events: queue.SimpleQueue[Any], box: dict[str, str]
     ) -> concurrent.futures.Future[R]:
         if threading.current_thread() is self._thread:
             raise RuntimeError("a sync Client call cannot be made from its own progress callback")
         if not self.alive:
             raise ClientClosedError("this Client is closed; create a new one")
 
-        def emit(event: Event) -> None:
+        def emit(event: Any) -> None:
             if isinstance(event, Created):
                 box["project_id"] = event.project_id
             events.put(event)
@@ -145,7 +148,7 @@ def _result(future: concurrent.futures.Future[R], box: dict[str, str]) -> R:
         ) from None
 
 
-def _drain(events: queue.SimpleQueue[Event], on_event: Callable[[Event], None] | None) -> None:
+def _drain(events: queue.SimpleQueue[Any], on_event: Emit | None) -> None:
     while True:
         try:
             event = events.get_nowait()
@@ -177,10 +180,10 @@ def blocking(
 ) -> Callable[Concatenate[SyncResource, P], R]:
     """The sync twin of an async resource method (same signature and docstring)."""
 
-    @functools.wraps(method)
-    def call(self: SyncResource, *args: P.args, **kwargs: P.kwargs) -> R:
+    def call(self: SyncResource, /, *args: P.args, **kwargs: P.kwargs) -> R:
         return self._runner.run(lambda: method(self._inner, *args, **kwargs))
 
+    functools.update_wrapper(call, method)
     return call
 
 
@@ -189,12 +192,13 @@ def blocking_with_events(
 ) -> Callable[Concatenate[SyncResource, P], R]:
     """Like ``blocking``, with the ``on_event`` callback run in the caller's thread."""
 
-    @functools.wraps(method)
-    def call(self: SyncResource, *args: P.args, **kwargs: P.kwargs) -> R:
-        on_event = kwargs.pop("on_event", None)
+    def call(self: SyncResource, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        on_event: Any = kwargs.pop("on_event", None)
+        with_emit: dict[str, Any] = dict(kwargs)
         return self._runner.run_events(
-            lambda emit: method(self._inner, *args, on_event=emit, **kwargs),
-            on_event,  # type: ignore[arg-type]
+            lambda emit: method(self._inner, *args, **{**with_emit, "on_event": emit}),
+            on_event,
         )
 
+    functools.update_wrapper(call, method)
     return call

@@ -50,7 +50,7 @@ class RetryPolicy:
         if retry_after is not None:
             return min(max(retry_after, 0.0), self.max_retry_after)
         ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
-        return ceiling * random.uniform(0.5, 1.0)
+        return float(ceiling * random.uniform(0.5, 1.0))
 
 
 def parse_retry_after(value: str | None) -> float | None:

@@ -10,6 +10,7 @@ import json
 import logging
 import secrets
 import time
+from collections.abc import MutableMapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -102,7 +103,7 @@ class Emulator:
         """The ASGI app: the routes, with resets turned into dropped connections."""
         started = False
 
-        async def tracked(message: dict[str, Any]) -> None:
+        async def tracked(message: MutableMapping[str, Any]) -> None:
             nonlocal started
             started = started or message["type"] == "http.response.start"
             await send(message)
@@ -227,6 +228,9 @@ class Emulator:
         if problem:
             return error(422, "unprocessable_entity", problem)
         fmt = body.get("output_format") or "gif"
+        missing = render.cannot_draw(fmt)
+        if missing:  # refused before a job exists, so nothing is charged
+            return error(422, "unprocessable_entity", missing)
         name = body.get("name") or f"Ai Gif - {iso(datetime.now(timezone.utc))}"
         job = self.store.create(body["style"]["prompt"], name, fmt, self._planned_outcome)
         if job is None:

@@ -54,6 +54,21 @@ _FONT_FILES = {
 }
 
 
+VIDEO_EXTRA = "pip install 'magicgif-widget[video]'"
+
+
+@functools.cache
+def cannot_draw(output_format: str) -> str | None:
+    """Why this install cannot draw ``output_format`` (video needs PyAV, an extra), or None."""
+    if output_format == "gif":
+        return None
+    try:
+        import av  # noqa: F401
+    except ImportError:
+        return f"the sandbox draws {output_format.upper()} with PyAV, not installed: {VIDEO_EXTRA}"
+    return None
+
+
 def render(
     prompt: str,
     output_format: str = "gif",
@@ -65,10 +80,13 @@ def render(
     """Render a looping animation for `prompt` in `output_format`; same prompt, same bytes.
 
     Video (also byte-identical for one FFmpeg build) is rounded up to an even size for yuv420p.
-    Raises ValueError naming the offending argument.
+    Raises ValueError naming the offending argument, RuntimeError when video needs PyAV.
     """
     if output_format not in FORMATS:
         raise ValueError(f"output_format must be one of {', '.join(FORMATS)}: {output_format!r}")
+    missing = cannot_draw(output_format)
+    if missing:
+        raise RuntimeError(missing)
     if output_format == "gif":
         return _encode_gif(render_frames(prompt, size=size, frames=frames, label=label))
     _check_args(prompt, size, frames, label)
@@ -354,8 +372,9 @@ def _clean(text: str, font: Font, limit: int) -> str:
 def _metrics(font: Font) -> tuple[int, int]:
     """Ascent and descent in pixels (approximated for the bitmap fallback font)."""
     if hasattr(font, "getmetrics"):
-        return font.getmetrics()
-    return font.getbbox("Ag")[3], 0
+        ascent, descent = font.getmetrics()
+        return int(ascent), int(descent)
+    return int(font.getbbox("Ag")[3]), 0
 
 
 def _fit_prefix(text: str, font: Font, width: float) -> int:
@@ -461,7 +480,11 @@ def _encode_gif(frames: list[Image.Image]) -> bytes:
     sample = sheet.reduce(max(1, width // 256))  # ~256px frames give the same palette, faster
     palette = sample.quantize(256, method=Image.Quantize.FASTOCTREE)
     indexed = sheet.quantize(palette=palette, dither=Image.Dither.FLOYDSTEINBERG)
-    colors = indexed.getextrema()[1] + 1  # unused trailing entries make Pillow's remap slow
+    highest = indexed.getextrema()[1]  # a paletted ("P") image has one band: its top index
+    table = indexed.getpalette()
+    if not isinstance(highest, (int, float)) or table is None:
+        raise RuntimeError("quantize() produced no single-band paletted image")
+    colors = int(highest) + 1  # unused trailing entries make Pillow's remap slow
     paletted = [indexed.crop((0, n * height, width, (n + 1) * height)) for n in range(len(frames))]
     buf = io.BytesIO()
     paletted[0].save(
@@ -473,7 +496,7 @@ def _encode_gif(frames: list[Image.Image]) -> bytes:
         loop=0,
         disposal=1,
         optimize=False,
-        palette=indexed.getpalette()[: 3 * colors],  # one global table, not one per frame
+        palette=table[: 3 * colors],  # one global table, not one per frame
     )
     return buf.getvalue()
 

@@ -70,7 +70,8 @@ class BackgroundServer:
         self.port = port or free_port(host)
         self.url = f"http://{host}:{self.port}"
         self._server = uvicorn.Server(_config(emulator, host, self.port, log_level))
-        self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        # Older uvicorns install signal handlers from any thread; newer ones only on the main one.
+        setattr(self._server, "install_signal_handlers", lambda: None)  # noqa: B010
         self._thread = threading.Thread(target=self._server.run, name="emulator", daemon=True)
 
     def start(self, timeout: float = 10.0) -> BackgroundServer:

@@ -3,7 +3,7 @@
 Everything here is scoped to ``tests/e2e``. Servers (at most one JupyterLab and one
 Notebook 7 per session) are started lazily, on a free loopback port, with throw-away
 config/runtime/settings/workspace directories, and are stopped by their own PID.
-The recipe behind the choices is ``/work/shared/e2e-recipe.md``.
+The recipe behind the choices is ``tests/e2e/README.md``.
 
 Usage::
 

@@ -1,7 +1,7 @@
 // magicgif-widget front end: plain ES module for anywidget, no framework, no npm at runtime.
-// State lives in the kernel's traits; media arrives as binary message chunks (never base64).
+// State lives in the kernel's traits; the API's limits come from the `limits` trait; media
+// arrives as binary message chunks, or base64 text chunks in hosts that drop binary buffers.
 
-const FORMATS = ["gif", "mp4", "webm"];
 const LABELS = {
   idle: "Ready",
   creating: "Sending…",
@@ -56,54 +56,130 @@ function h(tag, attrs = {}, ...children) {
   return el;
 }
 
-/** Fetches media by key from the kernel; chunks are reassembled into one Blob URL. */
+/**
+ * @typedef {{type: "media", req: string, key: string, mime: string, chunks: number, size: number,
+ *   seq: number, encoding?: "binary" | "base64", data?: string}} MediaChunk
+ * @typedef {{type: "media-error", req: string, key: string, message: string}} MediaError
+ * @typedef {{key: string, parts: (ArrayBuffer | DataView | Uint8Array)[], got: number,
+ *   resolve: (url: string) => void, reject: (error: Error) => void, timer?: number}} Pending
+ */
+
+// Once a chunk arrives without its buffer (Colab's widget manager drops them), every later
+// request on this page asks for base64 text instead.
+let textOnly = false;
+
+/** @param {string} text base64 @returns {Uint8Array} */
+function fromBase64(text) {
+  const raw = atob(text);
+  const bytes = new Uint8Array(raw.length);
+  for (let i = 0; i < raw.length; i += 1) bytes[i] = raw.charCodeAt(i);
+  return bytes;
+}
+
+/** Fetches media by key from the kernel; chunks are reassembled into one Blob URL.
+ * Every request has a deadline, renewed by each chunk: a silent kernel ends in an error. */
 class MediaCache {
   constructor(model) {
     this.model = model;
-    this.urls = new Map(); // key -> Promise<url>
-    this.pending = new Map(); // req -> {parts, resolve, reject, mime}
+    /** @type {Map<string, Promise<string>>} key -> Blob URL */
+    this.urls = new Map();
+    /** @type {Map<string, Pending>} req -> what is being assembled */
+    this.pending = new Map();
     this.onMessage = (msg, buffers) => this.receive(msg, buffers);
     model.on("msg:custom", this.onMessage);
   }
+  /** @param {string} key @returns {Promise<string>} */
   get(key) {
     if (!this.urls.has(key)) {
-      const req = `${Date.now()}-${++uid}`;
-      this.urls.set(
-        key,
-        new Promise((resolve, reject) => {
-          this.pending.set(req, { parts: [], resolve, reject });
-          this.model.send({ type: "media", key, req });
-        }),
-      );
+      this.urls.set(key, new Promise((resolve, reject) => this.request({ key, parts: [], got: 0, resolve, reject })));
     }
-    return this.urls.get(key);
+    return /** @type {Promise<string>} */ (this.urls.get(key));
   }
+  /** Drop a failed key so the next `get` asks the kernel again (the Retry button). */
+  forget(key) {
+    this.urls.delete(key);
+  }
+  /** @param {Pending} entry */
+  request(entry) {
+    const req = `${Date.now()}-${++uid}`;
+    entry.parts = [];
+    entry.got = 0;
+    this.pending.set(req, entry);
+    this.arm(req, entry);
+    this.model.send({ type: "media", key: entry.key, req, encoding: textOnly ? "base64" : "binary" });
+  }
+  /** @param {string} req @param {Pending} entry */
+  arm(req, entry) {
+    clearTimeout(entry.timer);
+    const waitMs = (this.model.get("limits") || {}).media_timeout_ms || 20_000;
+    entry.timer = setTimeout(() => {
+      this.fail(req, entry, `the animation did not arrive from the kernel within ${Math.round(waitMs / 1000)} s`);
+    }, waitMs);
+  }
+  /** @param {string} req @param {Pending} entry @param {string} message */
+  fail(req, entry, message) {
+    clearTimeout(entry.timer);
+    this.pending.delete(req);
+    this.urls.delete(entry.key);
+    entry.reject(new Error(message));
+  }
+  /** @param {MediaChunk | MediaError} msg @param {(ArrayBuffer | DataView)[] | undefined} buffers */
   receive(msg, buffers) {
     const entry = msg && this.pending.get(msg.req);
     if (!entry) return;
     if (msg.type === "media-error") {
-      this.pending.delete(msg.req);
-      this.urls.delete(msg.key);
-      entry.reject(new Error(msg.message));
+      this.fail(msg.req, entry, msg.message);
       return;
     }
     if (msg.type !== "media") return;
-    const buffer = buffers && buffers[0];
-    entry.parts[msg.seq] = ArrayBuffer.isView(buffer)
-      ? new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength)
-      : new DataView(buffer);
-    if (entry.parts.filter(Boolean).length === msg.chunks) {
+    let part;
+    if (msg.encoding === "base64") {
+      part = fromBase64(msg.data || "");
+    } else {
+      const buffer = buffers && buffers[0];
+      if (!buffer) {
+        // This host drops binary buffers: ask again, as text, for this and every later request.
+        textOnly = true;
+        clearTimeout(entry.timer);
+        this.pending.delete(msg.req);
+        this.request(entry);
+        return;
+      }
+      part = ArrayBuffer.isView(buffer) ? new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength) : new DataView(buffer);
+    }
+    if (!entry.parts[msg.seq]) entry.got += 1;
+    entry.parts[msg.seq] = part;
+    if (entry.got === msg.chunks) {
+      clearTimeout(entry.timer);
       this.pending.delete(msg.req);
       entry.resolve(URL.createObjectURL(new Blob(entry.parts, { type: msg.mime })));
+    } else {
+      this.arm(msg.req, entry);
     }
   }
   dispose() {
     this.model.off("msg:custom", this.onMessage);
     for (const promise of this.urls.values()) promise.then((url) => URL.revokeObjectURL(url), () => {});
     this.urls.clear();
-    for (const entry of this.pending.values()) entry.reject(new Error("view closed"));
+    for (const entry of this.pending.values()) {
+      clearTimeout(entry.timer);
+      entry.reject(new Error("view closed"));
+    }
     this.pending.clear();
   }
+}
+
+/** While a view of a widget is on the page, hide that widget's static output (stills.py):
+ * it is there for readers without a kernel. Returns the function that shows it again. */
+function hideStill(id, el) {
+  if (!id) return () => {};
+  const root = el.getRootNode?.() ?? document;
+  const host = root instanceof ShadowRoot ? root : document.head;
+  const style = document.createElement("style");
+  const mark = `[data-magicgif-still="${CSS.escape(id)}"]`;
+  style.textContent = `${mark}{display:none !important}.jp-OutputArea-child:has(${mark}){display:none !important}`;
+  host.append(style);
+  return () => style.remove();
 }
 
 function caption(media) {
@@ -133,10 +209,15 @@ function render({ model, el, signal }) {
   const id = `mg-${newId()}-${++uid}`;
   const shared = sharedCache(model);
   const cache = shared.cache;
-  const cleanups = [() => shared.release()];
+  const limits = model.get("limits");
+  const cleanups = [() => shared.release(), hideStill(model.get("still_id"), el)];
+  /** Listen to each of the space-separated events: Backbone takes such a list in one call,
+   * but anywidget's model interface (marimo's, for one) takes a single event name. */
   const on = (names, fn) => {
-    model.on(names, fn);
-    cleanups.push(() => model.off(names, fn));
+    for (const name of names.split(/\s+/)) {
+      model.on(name, fn);
+      cleanups.push(() => model.off(name, fn));
+    }
   };
 
   // ---- controls ----------------------------------------------------------------------
@@ -150,7 +231,7 @@ function render({ model, el, signal }) {
   const format = h(
     "select",
     { id: `${id}-format`, class: "mg-select" },
-    ...FORMATS.map((f) => h("option", { value: f, text: f.toUpperCase() })),
+    ...limits.formats.map((f) => h("option", { value: f, text: f.toUpperCase() })),
   );
   const name = h("input", { id: `${id}-name`, class: "mg-input", type: "text", placeholder: "optional" });
   const galleryBox = h("input", { id: `${id}-gallery`, type: "checkbox", class: "mg-checkbox" });
@@ -173,7 +254,7 @@ function render({ model, el, signal }) {
   const summaryText = h("span", { class: "mg-summary" });
   const statusLine = h("div", { class: "mg-status" }, statusText, elapsedText, summaryText);
   const alert = h("div", { class: "mg-alert", role: "alert" });
-  const notice = h("div", { class: "mg-notice" });
+  const notice = h("div", { class: "mg-notice", role: "status" }); // what became of a job
   const stage = h("div", { class: "mg-stage" });
   const gallery = h("div", { class: "mg-gallery", role: "list", "aria-label": "Gallery" });
   const history = h("div", { class: "mg-history", role: "list", "aria-label": "History" });
@@ -300,7 +381,20 @@ function render({ model, el, signal }) {
       },
       (error) => {
         if (shownKey !== media.key) return;
-        stage.replaceChildren(h("p", { class: "mg-muted", text: `Result unavailable: ${error.message}` }));
+        const retry = h("button", {
+          type: "button",
+          class: "mg-button",
+          text: "Retry",
+          onclick: () => {
+            cache.forget(media.key);
+            shownKey = null;
+            stage.replaceChildren();
+            showResult();
+          },
+        });
+        stage.replaceChildren(
+          h("div", { class: "mg-unavailable", role: "alert" }, h("p", { text: `The result could not be shown: ${error.message}.` }), retry),
+        );
       },
     );
   };
@@ -322,7 +416,20 @@ function render({ model, el, signal }) {
   const fillThumb = (thumb, item) =>
     cache.get(item.key).then(
       (url) => thumb.replaceChildren(mediaElement(item.format, url, { thumb: true })),
-      () => thumb.replaceChildren(h("span", { class: "mg-muted", text: "gone" })),
+      (error) =>
+        thumb.replaceChildren(
+          h("button", {
+            type: "button",
+            class: "mg-link",
+            text: "Retry",
+            title: error.message,
+            "aria-label": `Retry showing ${item.filename}`,
+            onclick: () => {
+              cache.forget(item.key);
+              fillThumb(thumb, item);
+            },
+          }),
+        ),
     );
   const downloadButton = (item) =>
     h("button", {
@@ -415,25 +522,20 @@ function render({ model, el, signal }) {
   const start = () => {
     push("prompt", prompt.value);
     push("name", name.value);
-    if (!prompt.value.trim()) {
-      model.set("error", model.get("gallery_mode") ? "Check your input: write one prompt per line" : "Check your input: style.prompt: must not be empty or only whitespace");
-      sync();
-      prompt.focus();
-      return;
-    }
-    model.send({ type: "generate" });
+    model.send({ type: "generate" }); // the kernel checks the input and says what is wrong
+    if (!prompt.value.trim()) prompt.focus();
   };
   const updateCounter = () => {
     if (model.get("gallery_mode")) {
       const lines = prompt.value.split("\n").filter((line) => line.trim());
-      const long = lines.findIndex((line) => chars(line.trim()) > 500);
-      counter.textContent = long >= 0 ? `line ${long + 1} is over 500 characters` : `${lines.length} ${lines.length === 1 ? "prompt" : "prompts"}`;
-      counter.classList.toggle("mg-over", long >= 0 || lines.length > 48);
+      const long = lines.findIndex((line) => chars(line.trim()) > limits.prompt_max_chars);
+      counter.textContent = long >= 0 ? `line ${long + 1} is over ${limits.prompt_max_chars} characters` : `${lines.length} ${lines.length === 1 ? "prompt" : "prompts"}`;
+      counter.classList.toggle("mg-over", long >= 0 || lines.length > limits.gallery_max);
       return;
     }
     const count = chars(prompt.value);
-    counter.textContent = `${count}/500`;
-    counter.classList.toggle("mg-over", count > 500);
+    counter.textContent = `${count}/${limits.prompt_max_chars}`;
+    counter.classList.toggle("mg-over", count > limits.prompt_max_chars);
   };
   prompt.addEventListener("input", () => {
     push("prompt", prompt.value);

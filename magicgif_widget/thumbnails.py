@@ -28,7 +28,7 @@ def gallery(items: Iterable[Any], size: int = 160, captions: Iterable[str] | Non
         raise ValidationError("captions", f"needs {len(entries)} captions, got {len(labels)}")
     cells = []
     for (path, _), label in zip(entries, labels, strict=True):
-        mime, data = _thumbnail(path, size)
+        mime, data = thumbnail(path, size)
         src = f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
         cells.append(
             f'<figure style="margin:0;width:{size}px">'
@@ -57,7 +57,8 @@ def _entry(item: Any) -> tuple[Path, str]:
     return path, label
 
 
-def _thumbnail(path: Path, size: int) -> tuple[str, bytes]:
+def thumbnail(path: Path, size: int) -> tuple[str, bytes]:
+    """A GIF scaled to ``size`` and still animated (half the frames), or a video's first frame."""
     from PIL import Image, ImageSequence
 
     if path.suffix.lower() != ".gif":

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import statistics
 import time
+import uuid
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from typing import Any
 import anywidget
 import traitlets as t
 
+from . import stills
 from .client import AsyncClient, Client, errors
 from .client.batch import BatchProgress, BatchResults, check_concurrency
 from .client.errors import ClientClosedError, MagicHourError, ValidationError
@@ -36,16 +38,20 @@ from .client.settings import SandboxWarning, Settings, default_settings
 from .client.validation import (
     MEDIA_TYPES,
     OUTPUT_FORMATS,
+    PROMPT_MAX_CHARS,
     check_name,
     check_output_format,
     check_positive,
     check_style,
 )
-from .thumbnails import contact_sheet_png, first_frame_png
 
 log = logging.getLogger("magicgif_widget")
 
 CHUNK = 4 * 1024 * 1024  # media goes to the browser in binary messages of at most this size
+# Where a host drops binary buffers (Colab's widget manager), media goes as base64 text
+# instead, in messages small enough for such a connection: 192 KiB of bytes, 256 KiB of text.
+TEXT_CHUNK = 192 * 1024
+MEDIA_TIMEOUT = 20.0  # seconds the front end waits for the next chunk before offering a retry
 PROGRESS_EVERY = 0.12  # seconds between download-progress trait updates
 _render_times: dict[bool, list[float]] = {True: [], False: []}  # learned, per backend kind
 
@@ -100,6 +106,9 @@ class GifWidget(anywidget.AnyWidget):
     gallery_mode = t.Bool(False).tag(sync=True)  # one job per line of the prompt
     gallery = t.List(t.Dict()).tag(sync=True)
     summary = t.Unicode("").tag(sync=True)
+    # Read-only facts the front end needs, sent once instead of copied into the JS.
+    limits = t.Dict().tag(sync=True)
+    still_id = t.Unicode("").tag(sync=True)  # marks this widget's static output (stills.py)
 
     def __init__(
         self,
@@ -124,6 +133,13 @@ class GifWidget(anywidget.AnyWidget):
         width = check_concurrency(gallery_concurrency)
         deadline = check_positive("timeout", timeout)
         super().__init__(prompt=prompt, output_format=fmt, name=name or "", **kwargs)
+        self.limits = {
+            "formats": list(OUTPUT_FORMATS),
+            "prompt_max_chars": PROMPT_MAX_CHARS,
+            "gallery_max": MAX_GALLERY,
+            "media_timeout_ms": int(MEDIA_TIMEOUT * 1000),
+        }
+        self.still_id = uuid.uuid4().hex[:16]
         self.sandbox = self._settings.sandbox
         self.render_estimate = _estimate(self._settings)
         self.download_directory = Path(download_directory or Path.cwd() / "magicgif-output")
@@ -142,7 +158,7 @@ class GifWidget(anywidget.AnyWidget):
         self._displays: dict[str, Any] = {}
         self._last_progress = 0.0
         self._retry_notice = False  # the notice shows a retry, to clear once things move on
-        self._still: tuple[str, bytes] | None = None  # the last result's PNG, made once
+        self._still: dict[str, str] | None = None  # the static output's bundle (stills.py)
         self._rendering_since: float | None = None
         self.result: Result | None = None
         self.on_msg(self._on_front_end_msg)
@@ -225,50 +241,31 @@ class GifWidget(anywidget.AnyWidget):
         fmt = self.output_format
         return f"GifWidget(prompt={prompt!r}, output_format={fmt!r}, backend={backend!r})"
 
-    # -- display: the widget plus a static image for readers without a kernel -----------
-
-    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        bundle = super()._repr_mimebundle_(**kwargs)
-        data, meta = bundle if isinstance(bundle, tuple) else (bundle, {})
-        data = data or {}
-        if self._still is not None:
-            mime, image = self._still
-            data = {**data, mime: base64.b64encode(image).decode("ascii")}
-        return data, meta
+    # -- display: the widget, then its static output for readers without a kernel -------
 
     def _ipython_display_(self) -> None:
+        """Two outputs: the widget view (anywidget's bundle and metadata, Colab's included)
+        and the last result as a plain image, which the live view hides (see stills.py)."""
         from IPython.display import display
 
-        data, meta = self._repr_mimebundle_()
-        handle = display(data, metadata=meta, raw=True, display_id=True)
+        bundle = self._repr_mimebundle_()
+        if bundle is None:  # a closed widget has no view to show
+            return
+        data, meta = bundle
+        display(data, metadata=meta, raw=True)
+        still = self._still or stills.placeholder(self.still_id)
+        handle = display(still, raw=True, display_id=True)
         if handle is not None:
             self._displays[handle.display_id] = handle
             while len(self._displays) > 8:  # old outputs (re-run cells) stop being updated
                 self._displays.pop(next(iter(self._displays)))
 
-    def _make_still(self, result: Result) -> tuple[str, bytes] | None:
-        try:
-            return "image/png", first_frame_png(result.path)
-        except Exception:
-            log.debug("no static image for %s", result.path, exc_info=True)
-            return None
-
-    def _make_sheet(self, paths: list[str]) -> tuple[str, bytes] | None:
-        if not paths:
-            return self._still
-        try:
-            return "image/png", contact_sheet_png([Path(p) for p in paths])
-        except Exception:
-            log.debug("no contact sheet for the gallery", exc_info=True)
-            return self._still
-
     def _refresh_displays(self) -> None:
-        if not self._displays:
+        if not self._displays or self._still is None:
             return
-        data, meta = self._repr_mimebundle_()
         for handle in list(self._displays.values()):
             try:
-                handle.update(data, metadata=meta, raw=True)
+                handle.update(self._still, raw=True)
             except Exception:
                 log.debug("display update failed", exc_info=True)
 
@@ -332,7 +329,7 @@ class GifWidget(anywidget.AnyWidget):
             "credits": 0 if self.sandbox else result.project.credits_charged,
         }
         self.result = result
-        self._still = self._make_still(result)
+        self._still = stills.result_bundle(self.still_id, result.path, prompt)
         self.media = entry
         self.history = [entry, *self.history][:24]
         self.credits_charged = result.project.credits_charged
@@ -366,7 +363,8 @@ class GifWidget(anywidget.AnyWidget):
             raise
         if job == self._job and not self._canceled:
             self.gallery_results = results
-            self._still = self._make_sheet(results.paths)
+            sheet = stills.sheet_bundle(self.still_id, [Path(p) for p in results.paths])
+            self._still = sheet or self._still
             counts = results.counts
             self.progress = 100.0
             self.summary = counts.describe()
@@ -537,9 +535,12 @@ class GifWidget(anywidget.AnyWidget):
         elif kind == "cancel":
             self.cancel()
         elif kind == "media":
-            self._send_media(str(content.get("key", "")), content.get("req"))
+            text = content.get("encoding") == "base64"
+            self._send_media(str(content.get("key", "")), content.get("req"), text)
 
-    def _send_media(self, key: str, req: Any) -> None:
+    def _send_media(self, key: str, req: Any, text: bool = False) -> None:
+        """The file behind ``key`` in chunks: binary buffers, or base64 text where a host
+        drops buffers (the front end asks for text once it has seen a chunk arrive empty)."""
         entry = self._files.get(key)
         if entry is None or not entry[0].is_file():
             self.send(
@@ -553,7 +554,8 @@ class GifWidget(anywidget.AnyWidget):
             return
         path, mime = entry
         size = path.stat().st_size
-        chunks = max(1, -(-size // CHUNK))
+        step = TEXT_CHUNK if text else CHUNK
+        chunks = max(1, -(-size // step))
         header = {
             "type": "media",
             "req": req,
@@ -561,10 +563,15 @@ class GifWidget(anywidget.AnyWidget):
             "mime": mime,
             "chunks": chunks,
             "size": size,
+            "encoding": "base64" if text else "binary",
         }
         with path.open("rb") as source:  # one chunk in memory at a time
             for seq in range(chunks):
-                self.send({**header, "seq": seq}, buffers=[source.read(CHUNK)])
+                part = source.read(step)
+                if text:
+                    self.send({**header, "seq": seq, "data": base64.b64encode(part).decode()})
+                else:
+                    self.send({**header, "seq": seq}, buffers=[part])
 
 
 # ---- helpers -------------------------------------------------------------------------------

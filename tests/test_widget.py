@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import io
 import json
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from magicgif_widget import Client, GifWidget, JobFailedError, ValidationError
 from magicgif_widget import widget as widget_module
@@ -105,23 +107,125 @@ async def test_state_and_display_never_carry_the_token(make):
     assert w.sandbox is False
 
 
-async def test_static_image_joins_the_mimebundle_after_completion(make):
+def _displayed(w: GifWidget, monkeypatch) -> list[tuple[dict, dict]]:
+    """What ``display(w)`` publishes, and what later updates publish, as (data, metadata)."""
+    import IPython.display
+
+    out: list[tuple[dict, dict]] = []
+
+    class Handle:
+        display_id = "d1"
+
+        def update(self, data, metadata=None, raw=False):
+            out.append((data, metadata or {}))
+
+    def display(data, metadata=None, raw=False, display_id=None):
+        out.append((data, metadata or {}))
+        return Handle() if display_id else None
+
+    monkeypatch.setattr(IPython.display, "display", display)
+    w._ipython_display_()
+    return out
+
+
+async def test_the_static_output_sits_beside_the_widget_and_fills_on_completion(make, monkeypatch):
+    """The widget's own output is the view alone (nbconvert draws nothing else from it when
+    widget state is saved); the result is a second output, updated in place."""
     w = make(prompt="static")
-    data, _ = w._repr_mimebundle_()
-    assert "image/png" not in data
-    await w.generate()
-    data, _ = w._repr_mimebundle_()
-    png = base64.b64decode(data["image/png"])
+    out = _displayed(w, monkeypatch)
+    (view, _), (still, _) = out
+    assert set(view) == {"application/vnd.jupyter.widget-view+json", "text/plain"}
+    assert still["text/html"] == f'<div data-magicgif-still="{w.still_id}"></div>'
+    result = await w.generate()
+    assert len(out) == 3
+    html = out[2][0]["text/html"]
+    assert (
+        f'data-magicgif-still="{w.still_id}"' in html
+        and 'alt="Generated animation: static"' in html
+    )
+    gif = base64.b64decode(html.split("data:image/gif;base64,")[1].split('"')[0])
+    with Image.open(io.BytesIO(gif)) as im, Image.open(result.path) as full:
+        assert im.is_animated and im.size == full.size  # animated, half the frames
+        assert 1 < im.n_frames <= full.n_frames // 2 + 1 and len(gif) <= 300_000
+    png = base64.b64decode(out[2][0]["image/png"])
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) < 150_000
-    assert "application/vnd.jupyter.widget-view+json" in data
+    assert w._still == out[2][0] and "image/png" not in w._repr_mimebundle_()[0]
+
+
+async def test_a_large_gif_travels_as_its_first_frame(make, monkeypatch):
+    from magicgif_widget import stills
+
+    monkeypatch.setattr(stills, "ANIMATION_MAX_BYTES", 1000)
+    w = make(prompt="big")
+    await w.generate()
+    assert (
+        "data:image/png;base64," in w._still["text/html"]
+        and "image/gif" not in w._still["text/html"]
+    )
 
 
 async def test_video_static_image_is_a_png_frame(make):
     w = make(prompt="video", output_format="mp4")
     result = await w.generate()
     assert result.path.suffix == ".mp4" and w.media["mime"] == "video/mp4"
-    data, _ = w._repr_mimebundle_()
-    assert "image/png" in data
+    assert "data:image/png;base64," in w._still["text/html"] and "image/png" in w._still
+
+
+def test_colab_widget_manager_metadata_is_kept(make, monkeypatch):
+    """On Colab, anywidget adds the custom widget manager's URL to the view's metadata; a
+    widget that rebuilds that metadata stops showing there. Ours passes it through."""
+    import sys
+    import types
+
+    from anywidget import _util
+
+    url = "https://ssl.gstatic.com/colaboratory-static/widgets/colab-cdn-widget-manager/abc.js"
+    output = types.ModuleType("google.colab.output")
+    enabled: list[bool] = []
+    output.enable_custom_widget_manager = lambda: enabled.append(True)  # type: ignore[attr-defined]
+    output._widgets = types.SimpleNamespace(_installed_url=url)  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "google.colab.output", output)
+    _util.enable_custom_widget_manager_once.cache_clear()
+    try:
+        w = make(prompt="colab")
+        (_, meta), _still = _displayed(w, monkeypatch)
+    finally:
+        _util.enable_custom_widget_manager_once.cache_clear()
+    view = "application/vnd.jupyter.widget-view+json"
+    assert meta == {view: {"colab": {"custom_widget_manager": {"url": url}}}} and enabled
+    assert w._repr_mimebundle_()[1] == meta
+
+
+async def test_media_goes_as_small_text_chunks_where_buffers_are_dropped(
+    make, tmp_path, monkeypatch
+):
+    """A 10 MB output in base64 messages of at most 256 KiB each, and no buffers at all."""
+    w = make(prompt="colab-sized")
+    await w.generate()
+    big = tmp_path / "big.gif"
+    big.write_bytes(bytes(range(256)) * (10 * 1024 * 1024 // 256))
+    w._files["big"] = (big, "image/gif")
+    sent: list[tuple[dict, list | None]] = []
+    monkeypatch.setattr(w, "send", lambda content, buffers=None: sent.append((content, buffers)))
+    w._on_front_end_msg(w, {"type": "media", "key": "big", "req": "t1", "encoding": "base64"}, [])
+    assert len(sent) == 54 and all(b is None for _, b in sent)
+    assert max(len(json.dumps(c)) for c, _ in sent) < 256 * 1024 + 300
+    assert {c["encoding"] for c, _ in sent} == {"base64"} and sent[0][0]["chunks"] == 54
+    joined = b"".join(
+        base64.b64decode(c["data"]) for c, _ in sorted(sent, key=lambda x: x[0]["seq"])
+    )
+    assert joined == big.read_bytes()
+
+
+def test_the_front_end_gets_the_limits_instead_of_copies(make):
+    from magicgif_widget.client.validation import OUTPUT_FORMATS, PROMPT_MAX_CHARS
+
+    w = make()
+    assert w.limits["formats"] == list(OUTPUT_FORMATS)
+    assert w.limits["prompt_max_chars"] == PROMPT_MAX_CHARS and w.limits["gallery_max"] == 48
+    assert w.limits["media_timeout_ms"] > 0 and len(w.still_id) == 16
+    js = (Path(__file__).resolve().parents[1] / "js" / "widget.js").read_text()
+    assert "500" not in js and '"gif", "mp4"' not in js and "48" not in js
 
 
 async def test_media_goes_out_in_binary_chunks(make, monkeypatch):
@@ -279,8 +383,9 @@ async def test_gallery_makes_one_job_per_line_with_its_own_ledger(make, server: 
     w.send = lambda content, buffers=None: sent.append(content)  # type: ignore[method-assign]
     w._on_front_end_msg(w, {"type": "media", "key": w.gallery[1]["key"], "req": "g"}, [])
     assert sent and sent[0]["type"] == "media" and sent[0]["mime"] == "image/gif"
-    data, _ = w._repr_mimebundle_()  # saved notebooks show a contact sheet of the gallery
-    assert base64.b64decode(data["image/png"])[:4] == b"\x89PNG"
+    # saved notebooks show a contact sheet of the gallery, in the static output
+    assert base64.b64decode(w._still["image/png"])[:4] == b"\x89PNG"
+    assert f'data-magicgif-still="{w.still_id}"' in w._still["text/html"]
 
 
 async def test_a_bad_gallery_line_is_named_and_nothing_is_sent(make, server: Server):

@@ -451,12 +451,14 @@ class NotebookPage:
         theme: Theme = "light",
         name: str | None = None,
         prestart_kernel: bool = True,
+        before_load: Any = None,
     ) -> Any:
         """Write a notebook with these code cells, open it in ``app``, wait for a connected
         idle kernel, apply ``theme``; return the Playwright page.
 
         ``prestart_kernel`` creates the notebook's kernel session over REST before the page
-        loads; the page then connects to it instead of starting its own."""
+        loads; the page then connects to it instead of starting its own. ``before_load(page)``
+        runs before the page is loaded (to install routes, say)."""
         self.close()
         server = self.server = self.servers.get(app or self.default_app)
         stem = name or f"e2e-{uuid.uuid4().hex[:10]}"
@@ -473,6 +475,8 @@ class NotebookPage:
         self.console = []
         page.on("console", lambda m: self.console.append(f"{m.type}: {m.text}"))
         page.on("pageerror", lambda e: self.console.append(f"pageerror: {e}"))
+        if before_load is not None:
+            before_load(page)
         page.goto(server.notebook_url(self.path, workspace=stem), wait_until="domcontentloaded")
         self.wait_kernel_ready()
         self.panel_id = page.evaluate("() => window.jupyterapp.shell.currentWidget.id")
@@ -688,3 +692,50 @@ def notebook_page(
             except playwright_sync.Error:
                 pass
         nb.close()
+
+
+# --- a host without binary buffers ------------------------------------------------------
+
+
+class BufferStripper:
+    """What Colab's widget manager does to comm messages, done to a JupyterLab page: every
+    kernel-to-page websocket frame loses its binary buffers on the way. ``stripped`` counts
+    the buffers dropped, so a test can check that the fault really fired.
+
+    JupyterLab 4 speaks the ``v1.kernel.websocket.jupyter.org`` framing: a little-endian
+    uint64 count N, N uint64 offsets, then channel, header, parent header, metadata, content
+    and one part per buffer."""
+
+    KERNEL_CHANNELS = re.compile(r"/api/kernels/[^/]+/channels")
+
+    def __init__(self) -> None:
+        self.stripped = 0
+        self.frames = 0
+
+    def install(self, page: Any) -> None:
+        page.route_web_socket(self.KERNEL_CHANNELS, self._route)
+
+    def _route(self, ws: Any) -> None:
+        server = ws.connect_to_server()
+        ws.on_message(server.send)  # page -> kernel: unchanged
+        server.on_message(lambda message: ws.send(self.strip(message)))
+
+    def strip(self, message: str | bytes) -> str | bytes:
+        self.frames += 1
+        if isinstance(message, str) or len(message) < 8:
+            return message  # a JSON frame carries no buffers
+        count = int.from_bytes(message[:8], "little")
+        offsets = [
+            int.from_bytes(message[8 * (i + 1) : 8 * (i + 2)], "little") for i in range(count)
+        ]
+        parts = [message[offsets[i] : offsets[i + 1]] for i in range(count - 1)]
+        keep = parts[:5]  # channel, header, parent_header, metadata, content
+        dropped = [p for p in parts[5:] if p]
+        if not dropped:
+            return message
+        self.stripped += len(dropped)
+        starts = [8 * (1 + len(keep) + 1)]
+        for part in keep:
+            starts.append(starts[-1] + len(part))
+        layout = [len(starts).to_bytes(8, "little"), *(o.to_bytes(8, "little") for o in starts)]
+        return b"".join([*layout, *keep])

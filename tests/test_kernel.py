@@ -115,3 +115,50 @@ print("started", w.status)
     stdout, errors = execute(kernel, "result = await task\nprint('done', w.status, result.path)")
     assert errors == [] and "done complete" in stdout
     assert Path(stdout.split()[-1]).is_file()
+
+
+def test_a_colab_style_loop(server: Server, tmp_path: Path, monkeypatch):
+    """Colab's ipykernel 6 runs each cell as a coroutine on tornado's IOLoop (asyncio under
+    it), with ``google.colab`` imported. There the sync Client (its private loop thread) and a
+    widget job (a task on the running loop) both work, and nothing patches asyncio."""
+    import asyncio
+    import sys
+    import types
+
+    from tornado.ioloop import IOLoop
+
+    from magicgif_widget import Client, GifWidget, PollPolicy
+
+    output = types.ModuleType("google.colab.output")
+    output.enable_custom_widget_manager = lambda: None  # type: ignore[attr-defined]
+    output._widgets = types.SimpleNamespace(_installed_url=None)  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "google.colab.output", output)
+    asyncio_run = asyncio.run
+    seen: dict[str, object] = {}
+
+    async def cell() -> None:
+        loop = asyncio.get_running_loop()
+        with Client(base_url=server.url, poll=PollPolicy(interval=0.05)) as client:
+            project = client.v1.ai_gif_generator.generate(
+                style={"prompt": "a sync call in a running loop"}, download_directory=tmp_path
+            )
+        seen["sync"] = project.status
+        w = GifWidget(
+            client=Client(base_url=server.url, poll=PollPolicy(interval=0.05)),
+            download_directory=tmp_path,
+            prompt="a widget job on the kernel's loop",
+        )
+        task = w.generate()
+        seen["same_loop"] = task.get_loop() is loop
+        result = await task
+        seen["widget"] = (w.status, result.path.suffix)
+        w.close()
+
+    io_loop = IOLoop(make_current=False)
+    try:
+        io_loop.run_sync(cell, timeout=60)
+    finally:
+        io_loop.close(all_fds=True)
+    assert seen == {"sync": "complete", "same_loop": True, "widget": ("complete", ".gif")}
+    assert asyncio.run is asyncio_run and "nest_asyncio" not in sys.modules
+    assert server.stats()["creates"] == 2

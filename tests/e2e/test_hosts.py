@@ -87,7 +87,12 @@ def exercise(root: Any) -> dict[str, float]:
         prompt.fill(f"a paper boat, as {kind}")
         fmt.select_option(kind)
         generate.click()
-        seconds[kind] = wait_true(root.locator(selector), ready, timeout=40)
+        try:
+            seconds[kind] = wait_true(root.locator(selector), ready, timeout=40)
+        except AssertionError as exc:  # say what the widget showed instead
+            raise AssertionError(
+                f"no decoded {kind}; the widget read: {root.inner_text()}"
+            ) from exc
         expect(status).to_contain_text("Complete")
     expect(root.locator(".mg-item")).to_have_count(2)
     for thumb in range(2):  # history thumbnails came through the same media path
@@ -169,6 +174,7 @@ def test_media_that_never_arrives_offers_a_retry(
     box = root.locator(".mg-unavailable")
     expect(box).to_contain_text("did not arrive from the kernel within 2 s", timeout=20_000)
     expect(box.get_by_role("button", name="Retry")).to_be_visible()
+    root.screenshot(path=str(shots() / "widget-media-retry-lab.png"))
     notebook_page.run_cell_and_wait(1)
     box.get_by_role("button", name="Retry").click()
     wait_true(root.locator(".mg-stage img"), JS_IMG_DECODED)

@@ -271,6 +271,7 @@ def _batch(args: argparse.Namespace) -> int:
 
 def _emulator(args: argparse.Namespace) -> int:
     from .emulator import Emulator
+    from .emulator.timing import Drawn, Fixed
 
     try:
         from .emulator.server import serve
@@ -284,7 +285,17 @@ def _emulator(args: argparse.Namespace) -> int:
     if args.output_file and not Path(args.output_file).is_file():
         raise ValidationError("--output-file", f"{args.output_file!r} is not a file")
     token = args.token or os.environ.get("MAGICGIF_EMULATOR_TOKEN")
+    timing = None
+    if args.profile or args.median is not None or args.spread is not None:
+        timing = Drawn.realistic(args.seed)
+        timing = Drawn(
+            median=timing.median if args.median is None else args.median,
+            spread=timing.spread if args.spread is None else args.spread,
+            queue_share=timing.queue_share,
+            seed=args.seed,
+        )
     emulator = Emulator(
+        timing=timing,
         render_seconds=args.render_seconds,
         token=token,
         output_file=args.output_file,
@@ -293,7 +304,7 @@ def _emulator(args: argparse.Namespace) -> int:
     auth = "Bearer token required" if token else "no auth"
     print(
         f"magicgif emulator on http://{args.host}:{args.port} "
-        f"(render {args.render_seconds:g}s, {auth}); Ctrl-C stops it",
+        f"({(timing or Fixed(args.render_seconds)).describe()}, {auth}); Ctrl-C stops it",
         file=sys.stderr,
         flush=True,
     )
@@ -372,7 +383,17 @@ def parser() -> argparse.ArgumentParser:
     emu = sub.add_parser("emulator", help="serve the API emulator over HTTP (tests, benchmarks)")
     emu.add_argument("--host", default="127.0.0.1")
     emu.add_argument("--port", type=int, default=8000)
-    emu.add_argument("--render-seconds", type=_seconds, default=2.0)
+    emu.add_argument(
+        "--render-seconds", type=_seconds, default=2.0, help="every job's exact time (default 2)"
+    )
+    emu.add_argument(
+        "--profile",
+        choices=["realistic"],
+        help="draw each job's queue wait and render time like Magic Hour's (26 s median)",
+    )
+    emu.add_argument("--median", type=_seconds, help="drawn jobs' median seconds, queue included")
+    emu.add_argument("--spread", type=_seconds, help="drawn render times' lognormal sigma")
+    emu.add_argument("--seed", type=int, default=0, help="seed of the drawn times (default 0)")
     emu.add_argument("--output-file", help="serve this file as every job's output")
     emu.add_argument("--token", help="demand this Bearer token (or MAGICGIF_EMULATOR_TOKEN)")
     emu.add_argument("--credits", type=int, default=1_000_000, help="starting credit balance")

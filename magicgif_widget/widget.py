@@ -11,7 +11,6 @@ import base64
 import concurrent.futures
 import contextlib
 import logging
-import statistics
 import time
 import uuid
 import warnings
@@ -35,6 +34,7 @@ from .client.models import (
     StatusChanged,
 )
 from .client.settings import SandboxWarning, Settings, default_settings
+from .client.timing import History, backend_key
 from .client.validation import (
     MEDIA_TYPES,
     OUTPUT_FORMATS,
@@ -53,7 +53,6 @@ CHUNK = 4 * 1024 * 1024  # media goes to the browser in binary messages of at mo
 TEXT_CHUNK = 192 * 1024
 MEDIA_TIMEOUT = 20.0  # seconds the front end waits for the next chunk before offering a retry
 PROGRESS_EVERY = 0.12  # seconds between download-progress trait updates
-_render_times: dict[bool, list[float]] = {True: [], False: []}  # learned, per backend kind
 
 
 def _asset(name: str) -> Path:
@@ -141,7 +140,7 @@ class GifWidget(anywidget.AnyWidget):
         }
         self.still_id = uuid.uuid4().hex[:16]
         self.sandbox = self._settings.sandbox
-        self.render_estimate = _estimate(self._settings)
+        self.render_estimate = _estimate(self._settings, fmt)
         self.download_directory = Path(download_directory or Path.cwd() / "magicgif-output")
         self.gallery_concurrency = width
         self.timeout = deadline  # per job, create to file
@@ -159,7 +158,6 @@ class GifWidget(anywidget.AnyWidget):
         self._last_progress = 0.0
         self._retry_notice = False  # the notice shows a retry, to clear once things move on
         self._still: dict[str, str] | None = None  # the static output's bundle (stills.py)
-        self._rendering_since: float | None = None
         self.result: Result | None = None
         self.on_msg(self._on_front_end_msg)
 
@@ -186,7 +184,8 @@ class GifWidget(anywidget.AnyWidget):
             raise
         self._job += 1
         self._canceled = False
-        self._rendering_since = None
+        # The poller's model, which has learned every job that ended before this one.
+        self.render_estimate = _estimate(self._settings, fmt)
         self.error = ""
         self.notice = ""
         self.running = True
@@ -436,12 +435,8 @@ class GifWidget(anywidget.AnyWidget):
             self._phase("queued", 5.0)
         elif isinstance(event, StatusChanged):
             if event.status == "rendering":
-                self._rendering_since = now
                 self._phase("rendering", 12.0)
             elif event.status == "complete":
-                if self._rendering_since is not None:
-                    _learn(self._settings, now - self._rendering_since)
-                    self.render_estimate = _estimate(self._settings)
                 self._phase("downloading", 88.0)
             elif event.status == "queued":
                 self._phase("queued", 5.0)
@@ -646,22 +641,11 @@ def _observe(task: Any) -> None:
         task.exception()
 
 
-def _learn(settings: Settings, seconds: float) -> None:
-    times = _render_times[settings.sandbox]
-    times.append(seconds)
-    del times[:-8]
-
-
-def _estimate(settings: Settings) -> float:
-    """Expected render seconds: the median of recent jobs, else a default for the backend."""
-    times = _render_times[settings.sandbox]
-    if times:
-        return round(statistics.median(times), 2)
-    if settings.sandbox:
-        from .emulator import sandbox_emulator
-
-        return max(0.5, sandbox_emulator().store.render_seconds * 0.8)
-    return 30.0
+def _estimate(settings: Settings, output_format: str) -> float:
+    """Expected seconds of rendering, from the poller's model (client/timing.py): what earlier
+    jobs of this backend and format took, else the vendor's published median."""
+    key = backend_key(settings.base_url, settings.sandbox)
+    return round(History().render_estimate(key, output_format, settings.sandbox), 2)
 
 
 async def _close_after(task: Any, aclient: AsyncClient) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,19 +12,24 @@ import httpx
 import pytest
 
 os.environ["MAGICGIF_SANDBOX_RENDER_SECONDS"] = "0.3"
+# Learned job timings go to a throw-away cache, never the user's (kernels inherit this).
+os.environ["MAGICGIF_CACHE_DIR"] = tempfile.mkdtemp(prefix="magicgif-test-cache-")
 for _name in (
     "MAGIC_HOUR_API_TOKEN",
     "MAGIC_HOUR_API_KEY",
     "API_TOKEN",
-    "MAGIC_HOUR_POLL_INTERVAL",
 ):
     os.environ.pop(_name, None)
+# Clients made without a poll policy poll every 0.1 s here (the vendor's variable, which picks
+# a fixed interval): the adaptive default expects real 26 s jobs and would make every test
+# wait seconds for its first GET. tests/test_timing.py tests the adaptive poller itself.
+os.environ["MAGIC_HOUR_POLL_INTERVAL"] = "0.1"
 
 from magicgif_widget import AsyncClient, Client, PollPolicy, RetryPolicy  # noqa: E402
 from magicgif_widget.emulator import BackgroundServer, Emulator  # noqa: E402
 
 FAST_POLL = PollPolicy(interval=0.05)
-FAST_RETRY = RetryPolicy(attempts=4, base_delay=0.01, max_delay=0.05)
+FAST_RETRY = RetryPolicy(attempts=4, base_delay=0.01, max_delay=0.05, bad_gateway_delay=0.05)
 
 
 class Server:

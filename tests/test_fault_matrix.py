@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from PIL import Image
 
@@ -277,6 +278,10 @@ async def test_fault(case: Case, mode: str, server: Server, tmp_path: Path):
         else:
             assert error.project_id is None
         assert _files(out) == []
+    # The fault really fired: every rule was used at least once, and no counted rule is left.
+    assert server.stats()["faults_applied"] >= len(case.rules)
+    left = httpx.get(f"{server.url}/emulator/faults").json()["faults"]
+    assert all(rule.get("times") is None for rule in left), left
     assert server.stats()["creates"] == case.jobs  # never an extra (paid) job
     assert _stray(out) == [] and _stray(tmp_path) == []
     assert elapsed < BOUND, f"took {elapsed:.1f}s"

@@ -112,6 +112,7 @@ def test_create_to_a_closed_port_is_retried_then_fails(tmp_path):
 def test_poll_reset_is_retried(client, server: Server, tmp_path):
     server.fault(route="poll", kind="reset", times=2)
     assert gen(client, tmp_path).status == "complete"
+    assert server.stats()["faults_applied"] == 2
 
 
 def test_persistent_429_on_poll_raises_rate_limit_with_project_id(client, server, tmp_path):
@@ -134,7 +135,7 @@ def test_request_timeout_then_success(client_kwargs, server: Server, tmp_path):
     server.fault(route="poll", kind="delay", seconds=1.0)
     with Client(**{**client_kwargs, "timeout": 0.3}) as client:
         res = gen(client, tmp_path)
-    assert res.status == "complete"
+    assert res.status == "complete" and server.stats()["faults_applied"] == 1
 
 
 @pytest.mark.parametrize(
@@ -267,3 +268,26 @@ async def test_a_429_holds_every_request_of_the_client(client_kwargs, server: Se
     gaps = [b - a for a, b in itertools.pairwise(polls)]
     assert max(gaps) >= 0.55  # after the 429 nobody polled until Retry-After had passed
     assert server.stats()["creates"] == 5
+
+
+@pytest.mark.parametrize(("status", "slow"), [(502, True), (503, False)])
+def test_502_waits_as_the_errors_page_says_and_503_backs_off(
+    server: Server, tmp_path, status: int, slow: bool
+):
+    """Magic Hour's errors page: retry a 502 after 30-60 s (here scaled to 1 s), back off
+    exponentially on a 503. Retry-After, when sent, wins over both (tested above)."""
+    from magicgif_widget import Client, Retrying
+
+    server.fault(route="poll", status=status)
+    policy = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05, bad_gateway_delay=1.0)
+    seen: list[Retrying] = []
+    with Client(base_url=server.url, poll=FAST_POLL, retry=policy) as client:
+        project = client.v1.ai_gif_generator.generate(
+            style=PROMPT,
+            download_directory=tmp_path,
+            on_event=lambda e: seen.append(e) if isinstance(e, Retrying) else None,
+        )
+    assert project.status == "complete" and server.stats()["faults_applied"] >= 1
+    (retry,) = seen
+    assert retry.reason == f"HTTP {status}"
+    assert (retry.delay >= 1.0) is slow and retry.delay <= 1.2

@@ -7,6 +7,7 @@ what it needs."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -30,7 +31,11 @@ def _run(code: str, tmp_path: Path, *args: str) -> dict:
         capture_output=True,
         text=True,
         timeout=120,
-        env={"MAGICGIF_SANDBOX_RENDER_SECONDS": "0.1", "PATH": "/usr/bin:/bin"},
+        env={
+            "MAGICGIF_SANDBOX_RENDER_SECONDS": "0.1",
+            "PATH": "/usr/bin:/bin",
+            **{k: os.environ[k] for k in ("MAGICGIF_CACHE_DIR", "MAGIC_HOUR_POLL_INTERVAL")},
+        },
     )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])

@@ -57,15 +57,25 @@ class Secret:
 
 @dataclass(frozen=True)
 class PollPolicy:
-    """Poll every ``interval`` s; after ``backoff_after`` s, grow by ``backoff`` up to a cap.
-
-    Each wait is measured from the previous request's start.
+    """How often to GET a job. ``PollPolicy.adaptive()``, the default, spaces GETs by when
+    earlier jobs finished (``client/timing.py``). A fixed policy polls every ``interval`` s
+    and, after ``backoff_after`` s, grows by ``backoff`` up to ``max_interval``. Each wait is
+    measured from the previous request's start.
     """
 
     interval: float = 0.5
     backoff: float = 1.5
     backoff_after: float = 10.0
     max_interval: float = 5.0
+    adaptive: bool = False
+    min_wait: float = 0.25  # adaptive: the shortest and longest wait between GETs
+    max_wait: float = 3.0
+    cost: float = 0.01  # adaptive: seconds of expected delay one GET is worth (bench/NOTES.md)
+
+    @classmethod
+    def adaptive_default(cls) -> PollPolicy:
+        """Learned timing: rare GETs while a finish is unlikely, dense ones when it is likely."""
+        return cls(adaptive=True)
 
     def next_interval(self, current: float, elapsed: float) -> float:
         if elapsed < self.backoff_after:
@@ -74,13 +84,14 @@ class PollPolicy:
 
     @classmethod
     def from_env(cls) -> PollPolicy:
-        """The default; ``MAGIC_HOUR_POLL_INTERVAL`` (the vendor's variable) sets the interval."""
+        """The default: adaptive, unless ``MAGIC_HOUR_POLL_INTERVAL`` (the vendor SDK's
+        variable) asks for a fixed interval, as it does for the vendor's SDK."""
         raw = os.environ.get("MAGIC_HOUR_POLL_INTERVAL")
         try:
             value = float(raw) if raw else 0.0
         except ValueError:
             value = 0.0
-        return cls(interval=value) if value > 0 else cls()
+        return cls(interval=value) if value > 0 else cls.adaptive_default()
 
 
 def _default_retry() -> RetryPolicy:

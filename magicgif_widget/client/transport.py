@@ -38,19 +38,28 @@ _HINTS = {
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Capped, jittered exponential backoff for transient failures (429, 5xx, network)."""
+    """Capped, jittered exponential backoff for transient failures (429, 5xx, network).
+
+    ``Retry-After`` wins when the server sends it. Without it, a 502 from the API waits
+    ``bad_gateway_delay`` (Magic Hour's errors page: "retry after 30-60 seconds"), and 503
+    ("overloaded") backs off exponentially like the rest.
+    """
 
     attempts: int = 5
     base_delay: float = 0.25
     max_delay: float = 8.0
     max_retry_after: float = 60.0
+    bad_gateway_delay: float = 30.0
 
-    def delay(self, attempt: int, retry_after: float | None = None) -> float:
-        """Seconds to wait before try ``attempt + 1``; honours ``Retry-After`` when given."""
+    def delay(self, attempt: int, retry_after: float | None = None, status: int = 0) -> float:
+        """Seconds to wait before try ``attempt + 1``."""
         if retry_after is not None:
             return min(max(retry_after, 0.0), self.max_retry_after)
         ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
-        return float(ceiling * random.uniform(0.5, 1.0))
+        backoff = float(ceiling * random.uniform(0.5, 1.0))
+        if status == 502:
+            return max(backoff, self.bad_gateway_delay * random.uniform(1.0, 1.2))
+        return backoff
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -175,7 +184,7 @@ class Transport:
             if status == 429 and retry_after is not None and not too_long:
                 self._hold_until = max(self._hold_until, time.monotonic() + retry_after)
             if transient and attempt < policy.attempts and not too_long:
-                delay = policy.delay(attempt, retry_after)
+                delay = policy.delay(attempt, retry_after, status)
                 await self._pause(delay, operation, f"HTTP {status}", attempt, project_id, on_retry)
                 continue
             raise self.error_from(response, operation, project_id, retry_after)

@@ -19,6 +19,7 @@ from .download import Adopt, download_all
 from .errors import GenerationTimeout, JobCanceledError, JobFailedError, MagicHourError
 from .models import Completed, Created, CreateResponse, Event, ImageProject, StatusChanged
 from .settings import PollPolicy
+from .timing import History, Schedule, backend_key
 from .transport import OnRetry, Transport
 
 log = logging.getLogger("magicgif_widget")
@@ -173,7 +174,7 @@ async def _finish(
 ) -> ImageProject:
     if not request.wait:
         return await api.fetch(pid, emit)
-    project = await _poll(api, pid, request.poll, started, emit, first_wait)
+    project = await _poll(api, pid, request, started, emit, first_wait)
     if project.status == "error":
         err = project.error
         code = err.code if err else "unknown"
@@ -217,23 +218,72 @@ async def _create(
 
 
 async def _poll(
-    api: Poller, pid: str, policy: PollPolicy, started: float, emit: Tracker, first_wait: bool
+    api: Poller,
+    pid: str,
+    request: GenerateRequest,
+    started: float,
+    emit: Tracker,
+    first_wait: bool,
 ) -> ImageProject:
-    """GET until a final status: first after one interval, each wait from the last GET's start."""
+    """GET until a final status, each wait measured from the last GET's start, none after it.
+
+    A fixed policy waits one interval first. The adaptive one asks the learned schedule,
+    tells it when the job turned to ``rendering``, and records the job's durations at the
+    end (only for a job it saw from its create: a resumed one has no known start).
+    """
+    policy = request.poll
+    settings = api.transport.settings
+    key = backend_key(settings.base_url, settings.sandbox)
+    schedule: Schedule | None = None
+    if policy.adaptive:
+        schedule = _schedule(key, request.output_format, settings.sandbox, policy)
     interval = policy.interval
-    due = started + interval if first_wait else started
+    first = schedule.next_wait(0.0, None) if schedule is not None else interval
+    due = started + first if first_wait else started
     last_status: str | None = None
+    previous = 0.0  # seconds since ``started`` of the previous GET
+    rendering_since: float | None = None
     while True:
         await _sleep_until(due)
         sent = time.monotonic()
         project = await api.fetch(pid, emit)
+        elapsed = sent - started
         if project.status != last_status:
             last_status = project.status
             emit(StatusChanged(pid, project.status, time.monotonic() - started, project))
+        if project.status == "rendering" and rendering_since is None:
+            rendering_since = (previous + elapsed) / 2  # it turned between the two GETs
         if project.done or not project.enabled:
+            if schedule is not None and first_wait and project.status == "complete":
+                finished = (previous + elapsed) / 2
+                render = finished - rendering_since if rendering_since is not None else None
+                _remember(key, request.output_format, finished, render)
             return project
-        interval = policy.next_interval(interval, sent - started)
+        previous = elapsed
+        if schedule is not None:
+            interval = schedule.next_wait(elapsed, rendering_since)
+        else:
+            interval = policy.next_interval(interval, elapsed)
         due = sent + interval
+
+
+def _schedule(key: str, output_format: str, sandbox: bool, policy: PollPolicy) -> Schedule:
+    """The learned schedule (an unreadable cache means the prior alone)."""
+    return History().schedule(
+        key,
+        output_format,
+        sandbox,
+        min_wait=policy.min_wait,
+        max_wait=policy.max_wait,
+        cost=policy.cost,
+    )
+
+
+def _remember(key: str, output_format: str, total: float, render: float | None) -> None:
+    try:
+        History().record(key, output_format, total, render)
+    except Exception:  # a read-only or full cache directory must not fail the job
+        log.debug("could not record job timings", exc_info=True)
 
 
 async def _sleep_until(deadline: float) -> None:

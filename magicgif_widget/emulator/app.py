@@ -27,6 +27,7 @@ from . import render
 from .faults import Fault, FaultError, Faults
 from .jobs import CREDITS_PER_GIF, JobStore, iso
 from .openapi import OPENAPI
+from .timing import Drawn
 
 PROMPT_MAX = 500
 MAX_UPLOAD_BYTES = 64 * 1024 * 1024
@@ -86,8 +87,9 @@ class Emulator:
         credits: int = 1_000_000,
         url_ttl: float = URL_TTL,
         sandbox: bool = False,
+        timing: Drawn | None = None,
     ) -> None:
-        self.store = JobStore(render_seconds, credits)
+        self.store = JobStore(render_seconds, credits, timing)
         self.faults = Faults()
         self.token = token
         self.output_file = Path(output_file) if output_file else None
@@ -138,6 +140,7 @@ class Emulator:
             Route("/emulator/files/{id}/{filename}", _Raw(self.download), methods=["GET"]),
             Route("/emulator/uploads/{key}/{filename}", self.upload, methods=["PUT"]),
             Route("/emulator/stats", self.stats, methods=["GET"]),
+            Route("/emulator/jobs", self.jobs_route, methods=["GET"]),
             Route("/emulator/reset", self.reset, methods=["POST"]),
             Route("/emulator/faults", self.faults_route, methods=["GET", "POST"]),
             Route("/emulator/health", self.health, methods=["GET"]),
@@ -265,6 +268,7 @@ class Emulator:
         if job is None:
             return error(404, "not_found", "no project with this id")
         self.store.count("polls")
+        job.polls += 1
         downloads = []
         now = time.monotonic()
         if job.status(now) == "complete":
@@ -421,6 +425,22 @@ class Emulator:
         self.store.reset()
         self.faults.clear()
 
+    async def jobs_route(self, request: Request) -> Response:
+        """Every job's planned times and the GETs it received (benchmarks read these)."""
+        with self.store.lock:
+            jobs = list(self.store.jobs.values())
+        return JSONResponse(
+            [
+                {
+                    "id": job.id,
+                    "seconds": job.render_seconds,
+                    "queued_seconds": job.queued_seconds,
+                    "polls": job.polls,
+                }
+                for job in jobs
+            ]
+        )
+
     async def stats(self, request: Request) -> Response:
         data = self.store.stats()
         data["faults_applied"] = self.faults.applied
@@ -453,7 +473,12 @@ class Emulator:
 
     async def health(self, request: Request) -> Response:
         return JSONResponse(
-            {"ok": True, "sandbox": self.sandbox, "render_seconds": self.store.render_seconds}
+            {
+                "ok": True,
+                "sandbox": self.sandbox,
+                "render_seconds": self.store.render_seconds,
+                "timing": (self.store.timing.describe() if self.store.timing else None),
+            }
         )
 
 

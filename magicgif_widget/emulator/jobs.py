@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from .timing import Drawn, Fixed
+
 CREDITS_PER_GIF = 50
-QUEUED_FRACTION = 0.2  # the first fifth of the render time reads "queued"
 OUTCOMES = ("complete", "error", "canceled", "never")
 _ALPHABET = string.ascii_lowercase + string.digits
 
@@ -34,15 +35,17 @@ class Job:
     prompt: str
     name: str
     output_format: str
-    render_seconds: float
+    render_seconds: float  # creation to final status, queue included
     outcome: str = "complete"
+    queued_seconds: float = 0.0
+    polls: int = 0  # GETs of this project
     created_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
     started: float = field(default_factory=time.monotonic)
     enabled: bool = True
 
     def status(self, now: float) -> str:
         elapsed = now - self.started
-        if elapsed < self.render_seconds * QUEUED_FRACTION:
+        if elapsed < self.queued_seconds:
             return "queued"
         if elapsed < self.render_seconds or self.outcome == "never":
             return "rendering"
@@ -86,8 +89,9 @@ class Counts:
 class JobStore:
     """Jobs, uploads, counters and the credit balance, safe to share between threads."""
 
-    def __init__(self, render_seconds: float, credits: int) -> None:
-        self.render_seconds = render_seconds
+    def __init__(self, render_seconds: float, credits: int, timing: Drawn | None = None) -> None:
+        self.render_seconds = render_seconds  # every job's, exactly, unless ``timing`` draws them
+        self.timing = timing
         self.initial_credits = credits
         self.lock = threading.Lock()
         self.jobs: dict[str, Job] = {}
@@ -118,7 +122,16 @@ class JobStore:
             spent = sum(job.charged(now) for job in self.jobs.values())
             if self.initial_credits - spent < CREDITS_PER_GIF:
                 return None
-            job = Job(new_id(), prompt, name, output_format, self.render_seconds, outcome())
+            phases = (self.timing or Fixed(self.render_seconds)).draw(prompt)
+            job = Job(
+                new_id(),
+                prompt,
+                name,
+                output_format,
+                phases.total,
+                outcome(),
+                queued_seconds=phases.queued,
+            )
             self.jobs[job.id] = job
             self.counts.creates += 1
         return job

@@ -1,0 +1,234 @@
+"""When a job is likely to finish: learned from earlier jobs, kept in the user's cache.
+
+The API reports statuses only, so the poller guesses. Its guess is a distribution of job
+durations per backend and output format: the vendor's published median as a prior, plus one
+narrow lognormal per recent job. Once a job is seen ``rendering``, the guess becomes "when it
+started rendering, plus a render phase like earlier ones". The poller spaces its GETs by the
+hazard of that distribution (the chance per second of finishing now, given not finished yet):
+rarely while completion is unlikely, densely when likely, and backing off once a job runs
+past what history expected. The widget's progress bar reads its estimate from here too.
+
+The cache file holds durations only: no project ids, prompts, URLs or tokens.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import math
+import os
+import tempfile
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from statistics import NormalDist
+
+from .settings import PollPolicy
+from .validation import OUTPUT_FORMATS, VENDOR_MEDIAN_SECONDS
+
+PRIOR_SPREAD = 0.6  # sigma of log seconds: the vendor's figure is "directional, not an SLA"
+SANDBOX_MEDIAN_SECONDS = 2.0  # the offline sandbox's jobs are short (it is a toy)
+RENDER_SHARE = 0.85  # of a job's time, spent rendering rather than queued (prior only)
+KEEP = 40  # durations kept per backend, format and phase
+MIN_KERNEL = 0.06  # sigma of log seconds for one remembered job
+CACHE_ENV = "MAGICGIF_CACHE_DIR"
+_NORMAL = NormalDist()
+_POLICY = PollPolicy.adaptive_default()
+_lock = threading.Lock()
+
+
+def cache_path() -> Path:
+    """``$MAGICGIF_CACHE_DIR/timings.json``, else the user's cache directory (platformdirs)."""
+    root = os.environ.get(CACHE_ENV)
+    if not root:
+        from platformdirs import user_cache_dir
+
+        root = user_cache_dir("magicgif-widget", appauthor=False)
+    return Path(root) / "timings.json"
+
+
+def backend_key(base_url: str, sandbox: bool) -> str:
+    """A label for where jobs run, without the URL itself: the sandbox, or a hash of it."""
+    if sandbox:
+        return "sandbox"
+    return "api-" + hashlib.sha256(base_url.rstrip("/").encode()).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class Lognormal:
+    weight: float
+    mu: float  # log seconds
+    sigma: float
+
+    def cdf(self, t: float) -> float:
+        return _NORMAL.cdf((math.log(t) - self.mu) / self.sigma) if t > 0 else 0.0
+
+    def pdf(self, t: float) -> float:
+        if t <= 0:
+            return 0.0
+        return _NORMAL.pdf((math.log(t) - self.mu) / self.sigma) / (t * self.sigma)
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """A mixture of lognormals over a duration in seconds."""
+
+    parts: tuple[Lognormal, ...]
+
+    @classmethod
+    def learned(cls, prior_median: float, seen: list[float]) -> Expectation:
+        """The prior (weight 1) plus one kernel per remembered duration (weight 1 each)."""
+        parts = [Lognormal(1.0, math.log(prior_median), PRIOR_SPREAD)]
+        logs = [math.log(x) for x in seen if x > 0]
+        if logs:
+            mean = sum(logs) / len(logs)
+            spread = math.sqrt(sum((x - mean) ** 2 for x in logs) / len(logs))
+            width = max(MIN_KERNEL, 1.06 * spread * len(logs) ** -0.2)  # Silverman's rule
+            parts += [Lognormal(1.0, x, width) for x in logs]
+        return cls(tuple(parts))
+
+    def survival(self, t: float) -> float:
+        total = sum(p.weight for p in self.parts)
+        return sum(p.weight * (1 - p.cdf(t)) for p in self.parts) / total
+
+    def hazard(self, t: float) -> float:
+        """The chance per second of ending at ``t``, given it has not ended before."""
+        total = sum(p.weight for p in self.parts)
+        density = sum(p.weight * p.pdf(t) for p in self.parts) / total
+        alive = self.survival(t)
+        return density / alive if alive > 1e-12 else float("inf")
+
+    def quantile(self, q: float) -> float:
+        lo, hi = 1e-3, 1e5
+        for _ in range(60):
+            mid = math.sqrt(lo * hi)
+            if 1 - self.survival(mid) < q:
+                lo = mid
+            else:
+                hi = mid
+        return math.sqrt(lo * hi)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """The waits between GETs for one job (seconds since its create, throughout)."""
+
+    total: Expectation  # create → final status
+    render: Expectation | None  # first seen rendering → final status, once learned
+    min_wait: float = _POLICY.min_wait  # the defaults' one home is PollPolicy
+    max_wait: float = _POLICY.max_wait
+    cost: float = _POLICY.cost
+
+    def next_wait(self, elapsed: float, rendering_since: float | None) -> float:
+        """Seconds until the next GET: the longest wait w with w <= sqrt(2 * cost / h), h the
+        largest hazard within the next w seconds. That spacing minimises expected delay plus
+        cost per GET, and looking ahead keeps a likely moment from being stepped over. Past
+        the 98th percentile of what was expected, it backs off instead."""
+        if rendering_since is None or self.render is None:
+            model, offset = self.total, 0.0
+        else:
+            model, offset = self.render, rendering_since
+        t = max(1e-3, elapsed - offset)
+        if t > model.quantile(0.98):  # overdue: the model did not expect this job
+            return min(self.max_wait, max(self.min_wait, 0.25 * t))
+
+        def fits(wait: float) -> bool:
+            peak = max(model.hazard(t + wait * k / 8) for k in range(9))
+            return wait * wait * peak <= 2 * self.cost
+
+        if fits(self.max_wait):
+            return self.max_wait
+        lo, hi = self.min_wait, self.max_wait
+        if not fits(lo):
+            return lo
+        for _ in range(12):
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if fits(mid) else (lo, mid)
+        return lo
+
+
+class History:
+    """Durations of earlier jobs, per backend and output format, in one JSON file shared by
+    every kernel and process of the user (read-merge-write under a lock, atomic rename)."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or cache_path()
+
+    def seen(self, backend: str, output_format: str, phase: str) -> list[float]:
+        entry = self._read().get(backend, {}).get(output_format, {})
+        return [float(x) for x in entry.get(phase, []) if isinstance(x, (int, float))]
+
+    def schedule(
+        self, backend: str, output_format: str, sandbox: bool, **policy: float
+    ) -> Schedule:
+        """The schedule for a new job. The render-phase model needs two remembered render
+        phases; until then, the whole-job model serves after ``rendering`` too."""
+        median = SANDBOX_MEDIAN_SECONDS if sandbox else VENDOR_MEDIAN_SECONDS
+        fmt = output_format if output_format in OUTPUT_FORMATS else "gif"
+        renders = self.seen(backend, fmt, "render")
+        render = Expectation.learned(median * RENDER_SHARE, renders) if len(renders) >= 2 else None
+        return Schedule(
+            Expectation.learned(median, self.seen(backend, fmt, "total")), render, **policy
+        )
+
+    def render_estimate(self, backend: str, output_format: str, sandbox: bool) -> float:
+        """Expected seconds of rendering (the widget's progress bar): the median of the
+        render-phase model, else of the whole-job one scaled to its rendering share."""
+        schedule = self.schedule(backend, output_format, sandbox)
+        if schedule.render is not None:
+            return schedule.render.quantile(0.5)
+        return schedule.total.quantile(0.5) * RENDER_SHARE
+
+    def record(
+        self, backend: str, output_format: str, total: float | None, render: float | None
+    ) -> None:
+        """Remember one finished job's durations (either may be unknown)."""
+        fmt = output_format if output_format in OUTPUT_FORMATS else "gif"
+        with self._locked():
+            data = self._read()
+            entry = data.setdefault(backend, {}).setdefault(fmt, {})
+            for phase, value in (("total", total), ("render", render)):
+                if value is not None and 0 < value < 86_400:
+                    kept = [*entry.get(phase, []), round(value, 3)]
+                    entry[phase] = kept[-KEEP:]
+            self._write(data)
+
+    def _read(self) -> dict[str, dict[str, dict[str, list[float]]]]:
+        try:
+            data = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return {}
+        if not isinstance(data, dict) or data.get("version") != 1:
+            return {}
+        jobs = data.get("jobs")
+        return jobs if isinstance(jobs, dict) else {}
+
+    def _write(self, jobs: dict[str, dict[str, dict[str, list[float]]]]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".timings-", dir=self.path.parent)
+        try:
+            with os.fdopen(fd, "w") as out:
+                json.dump({"version": 1, "jobs": jobs}, out)
+            os.replace(tmp, self.path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        with _lock:
+            try:
+                import fcntl
+            except ImportError:  # Windows: the atomic rename alone
+                yield
+                return
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path.with_suffix(".lock"), "a") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX)
+                try:
+                    yield
+                finally:
+                    fcntl.flock(handle, fcntl.LOCK_UN)

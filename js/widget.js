@@ -522,7 +522,10 @@ function render({ model, el, signal }) {
   const start = () => {
     push("prompt", prompt.value);
     push("name", name.value);
-    model.send({ type: "generate" }); // the kernel checks the input and says what is wrong
+    // The settings travel with the request: a widget manager may hold back state updates
+    // while earlier messages are pending, and a custom message would then overtake them.
+    const settings = { prompt: prompt.value, name: name.value, output_format: format.value, gallery_mode: galleryBox.checked };
+    model.send({ type: "generate", settings }); // the kernel checks the input and says what is wrong
     if (!prompt.value.trim()) prompt.focus();
   };
   const updateCounter = () => {

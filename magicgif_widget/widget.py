@@ -525,6 +525,7 @@ class GifWidget(anywidget.AnyWidget):
             return
         kind = content.get("type")
         if kind == "generate":
+            self._apply_settings(content.get("settings"))
             with contextlib.suppress(ValidationError):  # already shown in the alert area
                 self.generate()
         elif kind == "cancel":
@@ -532,6 +533,19 @@ class GifWidget(anywidget.AnyWidget):
         elif kind == "media":
             text = content.get("encoding") == "base64"
             self._send_media(str(content.get("key", "")), content.get("req"), text)
+
+    def _apply_settings(self, settings: Any) -> None:
+        """The form's values as the front end saw them when Generate was pressed (a state
+        update sent just before may still be held back by the widget manager)."""
+        if not isinstance(settings, dict) or self.running:
+            return
+        for trait in ("prompt", "name"):
+            if isinstance(settings.get(trait), str):
+                setattr(self, trait, settings[trait])
+        if settings.get("output_format") in OUTPUT_FORMATS:
+            self.output_format = settings["output_format"]
+        if isinstance(settings.get("gallery_mode"), bool):
+            self.gallery_mode = settings["gallery_mode"]
 
     def _send_media(self, key: str, req: Any, text: bool = False) -> None:
         """The file behind ``key`` in chunks: binary buffers, or base64 text where a host

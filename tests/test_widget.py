@@ -425,3 +425,18 @@ async def test_canceling_a_gallery_says_how_to_collect_the_running_jobs(make, se
     assert w.status == "canceled" and "3 job(s) already created" in w.notice
     assert "generate_many" in w.notice and "gallery-" in w.notice
     assert server.stats()["creates"] == 3
+
+
+async def test_generate_uses_the_settings_sent_with_it(make, server: Server):
+    """A state update held back by the widget manager must not make a job with stale input:
+    the front end sends the form's values with the request itself."""
+    w = make(prompt="stale prompt", output_format="gif")
+    settings = {"prompt": "a fresh fox", "name": "", "output_format": "mp4", "gallery_mode": False}
+    w._on_front_end_msg(w, {"type": "generate", "settings": settings}, [])
+    result = await w._task
+    assert w.prompt == "a fresh fox" and result.path.suffix == ".mp4"
+    job = next(iter(server.emulator.store.jobs.values()))
+    assert job.prompt == "a fresh fox" and job.output_format == "mp4"
+    w._on_front_end_msg(w, {"type": "generate", "settings": {"output_format": "png"}}, [])
+    await w._task
+    assert w.output_format == "mp4"  # a value the API does not take is ignored

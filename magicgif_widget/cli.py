@@ -13,6 +13,7 @@ import threading
 import time
 import warnings
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -287,12 +288,9 @@ def _emulator(args: argparse.Namespace) -> int:
     token = args.token or os.environ.get("MAGICGIF_EMULATOR_TOKEN")
     timing = None
     if args.profile or args.median is not None or args.spread is not None:
-        timing = Drawn.realistic(args.seed)
-        timing = Drawn(
-            median=timing.median if args.median is None else args.median,
-            spread=timing.spread if args.spread is None else args.spread,
-            queue_share=timing.queue_share,
-            seed=args.seed,
+        given = {"median": args.median, "spread": args.spread}
+        timing = replace(
+            Drawn.realistic(args.seed), **{k: v for k, v in given.items() if v is not None}
         )
     emulator = Emulator(
         timing=timing,

@@ -236,7 +236,10 @@ async def _poll(
     key = backend_key(settings.base_url, settings.sandbox)
     schedule: Schedule | None = None
     if policy.adaptive:
-        schedule = _schedule(key, request.output_format, settings.sandbox, policy)
+        # The cache is a file under a lock: read and write it off the event loop.
+        schedule = await asyncio.to_thread(
+            _schedule, key, request.output_format, settings.sandbox, policy
+        )
     interval = policy.interval
     first = schedule.next_wait(0.0, None) if schedule is not None else interval
     due = started + first if first_wait else started
@@ -257,7 +260,7 @@ async def _poll(
             if schedule is not None and first_wait and project.status == "complete":
                 finished = (previous + elapsed) / 2
                 render = finished - rendering_since if rendering_since is not None else None
-                _remember(key, request.output_format, finished, render)
+                await asyncio.to_thread(_remember, key, request.output_format, finished, render)
             return project
         previous = elapsed
         if schedule is not None:

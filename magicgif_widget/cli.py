@@ -27,7 +27,7 @@ from .client.batch import (
 from .client.errors import GenerationInterrupted, MagicHourError, ValidationError
 from .client.models import Completed, Created, DownloadProgress, Event, Retrying, StatusChanged
 from .client.settings import SandboxWarning
-from .client.validation import OUTPUT_FORMATS
+from .contract import OUTPUT_FORMATS
 
 SANDBOX_NOTE = (
     "magicgif: running on the offline SANDBOX (no API token set): the animation is drawn "

@@ -36,14 +36,12 @@ from .client.models import (
 from .client.settings import SandboxWarning, Settings, default_settings
 from .client.timing import History, backend_key
 from .client.validation import (
-    MEDIA_TYPES,
-    OUTPUT_FORMATS,
-    PROMPT_MAX_CHARS,
     check_name,
     check_output_format,
     check_positive,
     check_style,
 )
+from .contract import MEDIA_TYPES, OUTPUT_FORMATS, PROMPT_MAX_CHARS
 
 log = logging.getLogger("magicgif_widget")
 

@@ -15,7 +15,7 @@ import pytest
 
 from magicgif_widget import Client, PollPolicy
 from magicgif_widget.client.timing import Expectation, History, Schedule, backend_key
-from magicgif_widget.client.validation import VENDOR_MEDIAN_SECONDS
+from magicgif_widget.contract import VENDOR_MEDIAN_SECONDS
 from magicgif_widget.emulator.jobs import JobStore
 from magicgif_widget.emulator.timing import Drawn, Fixed
 

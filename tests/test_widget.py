@@ -218,7 +218,7 @@ async def test_media_goes_as_small_text_chunks_where_buffers_are_dropped(
 
 
 def test_the_front_end_gets_the_limits_instead_of_copies(make):
-    from magicgif_widget.client.validation import OUTPUT_FORMATS, PROMPT_MAX_CHARS
+    from magicgif_widget.contract import OUTPUT_FORMATS, PROMPT_MAX_CHARS
 
     w = make()
     assert w.limits["formats"] == list(OUTPUT_FORMATS)

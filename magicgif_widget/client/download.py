@@ -16,10 +16,10 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from ..contract import MEDIA_TYPES
 from .errors import DownloadError
 from .models import Download, DownloadProgress, Event, ImageProject, Retrying
 from .transport import Transport, parse_retry_after
-from .validation import MEDIA_TYPES
 
 log = logging.getLogger("magicgif_widget")
 

@@ -13,6 +13,7 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
+from ..contract import UPLOAD_TYPES
 from . import batch, workflow
 from . import validation as check
 from .batch import BatchProgress, BatchResults
@@ -498,7 +499,7 @@ def _open_upload(file: Any) -> tuple[IO[bytes], int, str, str, bool]:
 def _kind_of(name: str) -> tuple[str, str]:
     ext = Path(name).suffix.lstrip(".").lower()
     mime, _ = mimetypes.guess_type(name, strict=False)
-    for kind in check.UPLOAD_TYPES:
+    for kind in UPLOAD_TYPES:
         if mime and mime.startswith(kind + "/") and ext:
             return ext, kind
     raise ValidationError("file", f"cannot tell an image, video or audio type from {name!r}")

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from statistics import NormalDist
 
+from ..contract import OUTPUT_FORMATS, VENDOR_MEDIAN_SECONDS
 from .settings import PollPolicy
-from .validation import OUTPUT_FORMATS, VENDOR_MEDIAN_SECONDS
 
 PRIOR_SPREAD = 0.6  # sigma of log seconds: the vendor's figure is "directional, not an SLA"
 SANDBOX_MEDIAN_SECONDS = 2.0  # the offline sandbox's jobs are short (it is a toy)

@@ -7,16 +7,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ..contract import NAME_MAX_CHARS, OUTPUT_FORMATS, PROMPT_MAX_CHARS, UPLOAD_TYPES
 from .errors import ValidationError
-
-PROMPT_MAX_CHARS = 500
-NAME_MAX_CHARS = 1000
-OUTPUT_FORMATS = ("gif", "mp4", "webm")
-# Magic Hour's processing-times page: POST /v1/ai-gif-generator takes 26 s at the median
-# (179 API jobs, creation to completion, queueing included; "directional, not an SLA").
-VENDOR_MEDIAN_SECONDS = 26.0
-MEDIA_TYPES = {"gif": "image/gif", "mp4": "video/mp4", "webm": "video/webm"}
-UPLOAD_TYPES = ("image", "video", "audio")
 
 
 def _is_blank(text: str) -> bool:

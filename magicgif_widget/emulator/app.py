@@ -22,14 +22,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from ..client.validation import MEDIA_TYPES
+from ..contract import CREDITS_PER_GIF, MEDIA_TYPES, OUTPUT_FORMATS, PROMPT_MAX_CHARS
 from . import render
 from .faults import Fault, FaultError, Faults
-from .jobs import CREDITS_PER_GIF, JobStore, iso
+from .jobs import JobStore, iso
 from .openapi import OPENAPI
 from .timing import Drawn
 
-PROMPT_MAX = 500
 MAX_UPLOAD_BYTES = 64 * 1024 * 1024
 BODY_CHUNK = 64 * 1024
 URL_TTL = 7 * 24 * 3600.0
@@ -500,12 +499,12 @@ def _check_create(body: Any) -> str | None:
     if not isinstance(style, dict):
         return "style is required and must be an object"
     prompt = style.get("prompt")
-    if not isinstance(prompt, str) or not 1 <= len(prompt) <= PROMPT_MAX:
-        return f"style.prompt must be a string of 1 to {PROMPT_MAX} characters"
+    if not isinstance(prompt, str) or not 1 <= len(prompt) <= PROMPT_MAX_CHARS:
+        return f"style.prompt must be a string of 1 to {PROMPT_MAX_CHARS} characters"
     name = body.get("name")
     if name is not None and not isinstance(name, str):
         return "name must be a string"
     fmt = body.get("output_format")
-    if fmt is not None and fmt not in render.FORMATS:
+    if fmt is not None and fmt not in OUTPUT_FORMATS:
         return "output_format must be one of gif, mp4, webm"
     return None

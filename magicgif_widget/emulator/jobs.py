@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from ..contract import CREDITS_PER_GIF
 from .timing import Drawn, Fixed
 
-CREDITS_PER_GIF = 50
 OUTCOMES = ("complete", "error", "canceled", "never")
 _ALPHABET = string.ascii_lowercase + string.digits
 

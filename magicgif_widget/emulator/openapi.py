@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..client.validation import OUTPUT_FORMATS, PROMPT_MAX_CHARS, UPLOAD_TYPES
-
-STATUSES = ["draft", "queued", "rendering", "complete", "error", "canceled"]
+from ..contract import OUTPUT_FORMATS, PROMPT_MAX_CHARS, STATUSES, UPLOAD_TYPES
 
 
 def _error(description: str) -> dict[str, Any]:
@@ -41,7 +39,7 @@ PROJECT_ID = {
 PROJECT_PROPERTIES: dict[str, Any] = {
     "id": {"type": "string"},
     "name": {"type": "string"},
-    "status": {"type": "string", "enum": STATUSES},
+    "status": {"type": "string", "enum": list(STATUSES)},
     "type": {"type": "string"},
     "created_at": {"type": "string", "format": "date-time"},
     "enabled": {"type": "boolean"},

@@ -18,12 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 from PIL import Image, ImageDraw, ImageFont
 
-from ..client.validation import OUTPUT_FORMATS
+from ..contract import OUTPUT_FORMATS
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-FORMATS: tuple[str, ...] = OUTPUT_FORMATS
 
 FPS = 12
 FRAME_MS = 80
@@ -82,8 +81,10 @@ def render(
     Video (also byte-identical for one FFmpeg build) is rounded up to an even size for yuv420p.
     Raises ValueError naming the offending argument, RuntimeError when video needs PyAV.
     """
-    if output_format not in FORMATS:
-        raise ValueError(f"output_format must be one of {', '.join(FORMATS)}: {output_format!r}")
+    if output_format not in OUTPUT_FORMATS:
+        raise ValueError(
+            f"output_format must be one of {', '.join(OUTPUT_FORMATS)}: {output_format!r}"
+        )
     missing = cannot_draw(output_format)
     if missing:
         raise RuntimeError(missing)

@@ -12,7 +12,7 @@ import math
 import random
 from dataclasses import dataclass
 
-from ..client.validation import VENDOR_MEDIAN_SECONDS
+from ..contract import VENDOR_MEDIAN_SECONDS
 
 QUEUED_FRACTION = 0.2  # a fixed job reads "queued" for the first fifth of its time
 # The skewed queue wait adds more than its median: shrink renders so the *total's* median is

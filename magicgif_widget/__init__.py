@@ -1,4 +1,10 @@
-"""magicgif-widget: Magic Hour's AI GIF generator in a notebook, with an offline sandbox."""
+"""magicgif-widget: Magic Hour's AI GIF generator in a notebook, with an offline sandbox.
+
+This module wires the parts: the client never imports the emulator; the sandbox transport
+is plugged in here, and the emulator loads only when a sandbox client first sends a request.
+"""
+
+from typing import TYPE_CHECKING
 
 from ._version import __version__
 from .client import AsyncClient, Client, PollPolicy, RetryPolicy, SandboxWarning
@@ -36,6 +42,20 @@ from .client.models import (
     Retrying,
     StatusChanged,
 )
+from .client.settings import plug_sandbox
+
+if TYPE_CHECKING:
+    import httpx
+
+
+def _sandbox_transport() -> "httpx.AsyncBaseTransport":
+    """The offline sandbox: this process's in-process emulator, imported on first use."""
+    from .emulator.sandbox import sandbox_transport
+
+    return sandbox_transport()
+
+
+plug_sandbox(_sandbox_transport)
 
 __all__ = [
     "APIStatusError",

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from . import validation as check
 from . import workflow
 from .download import safe_stem
 from .errors import (
@@ -37,6 +36,7 @@ from .errors import (
 )
 from .ledger import Entry, Ledger
 from .models import Created, Event, ImageProject
+from .options import GenerateOptions, create_body
 
 log = logging.getLogger("magicgif_widget")
 
@@ -150,16 +150,9 @@ def normalize(item: Any, index: int, output_format: str | None) -> dict[str, Any
         raise ValidationError(where, "give prompt or style, not both")
     style = item["style"] if "style" in item else {"prompt": item.get("prompt")}
     try:
-        body: dict[str, Any] = {"style": check.check_style(style)}
-        name = check.check_name(item.get("name"))
-        fmt = check.check_output_format(item.get("output_format", output_format))
+        return create_body(style, item.get("name"), item.get("output_format", output_format))
     except ValidationError as exc:
         raise ValidationError(f"{where}.{exc.field}", exc.message.split(": ", 1)[-1]) from None
-    if name is not None:
-        body["name"] = name
-    if fmt is not None:
-        body["output_format"] = fmt
-    return body
 
 
 def item_keys(bodies: list[dict[str, Any] | None]) -> list[str | None]:
@@ -194,7 +187,7 @@ class Batch:
         api: workflow.Api,
         ledger: Ledger,
         items: list[dict[str, Any] | ValidationError],
-        template: workflow.GenerateRequest,
+        template: GenerateOptions,
         *,
         concurrency: int,
         retry_failed: bool,
@@ -477,7 +470,7 @@ def _project(raw: dict[str, Any]) -> ImageProject:
 async def generate_many(
     api: workflow.Api,
     items: list[dict[str, Any] | ValidationError],
-    template: workflow.GenerateRequest,
+    template: GenerateOptions,
     *,
     server: str,
     concurrency: int,

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import inspect
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import httpx
 
-from . import resources
+from . import resources, workflow
 from .batch import BatchInterrupted, BatchProgress, BatchResults
 from .batchbar import BatchBar
 from .errors import GenerationInterrupted, ValidationError
 from .models import Event
-from .settings import DEFAULT_BASE_URL, PollPolicy, Settings, resolve
+from .options import GenerateOptions
+from .settings import DEFAULT_BASE_URL, PollPolicy, RetryPolicy, Settings, resolve
 from .sync import LoopThread, SyncResource, blocking, blocking_with_events
-from .transport import RetryPolicy, Transport
+from .transport import Transport
+
+STREAM_ARGUMENTS = frozenset(inspect.signature(resources.AsyncAiGifGenerator.stream).parameters) - {
+    "self"
+}
 
 
 def _describe(settings: Settings) -> str:
@@ -45,6 +51,8 @@ class AsyncClient:
     """The async client. With no token and no ``base_url`` it runs on the offline sandbox.
 
     The token comes from ``token=``, else MAGIC_HOUR_API_TOKEN, MAGIC_HOUR_API_KEY or API_TOKEN.
+    ``transport=`` (an ``httpx.AsyncBaseTransport``) carries every request, as in httpx: an
+    emulator's in-process transport, say; by default the sandbox's or the network.
     """
 
     def __init__(
@@ -60,6 +68,7 @@ class AsyncClient:
         allow_insecure_http: bool = False,
         environment: Any = None,
         httpx_client: Any = None,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         settings = resolve(
             token=token,
@@ -70,6 +79,7 @@ class AsyncClient:
             poll=poll,
             max_download_bytes=max_download_bytes,
             allow_insecure_http=allow_insecure_http,
+            transport=transport,
         )
         self._setup(settings)
 
@@ -129,9 +139,12 @@ class AiGifGenerator(SyncResource):
 
     def stream(self, **kwargs: Any) -> Iterator[Event]:
         """``generate`` as an iterator of events, ending with ``Completed``; errors come last."""
-        inner: resources.AsyncAiGifGenerator = self._inner
-        inner._request(**_request_args(kwargs))  # check arguments here, before any request
-        return self._runner.iterate(lambda emit: inner.generate(on_event=emit, **kwargs))
+        unknown = set(kwargs) - STREAM_ARGUMENTS
+        if unknown:
+            raise TypeError(f"stream() got unexpected arguments: {', '.join(sorted(unknown))}")
+        options = GenerateOptions.check(**kwargs)  # checked here, before any request
+        api = self._inner._api
+        return self._runner.iterate(lambda emit: workflow.generate(api, options, emit))
 
     def generate_many(
         self,
@@ -169,33 +182,6 @@ class AiGifGenerator(SyncResource):
         finally:
             if bar is not None:
                 bar.close()
-
-
-def _request_args(kwargs: dict[str, Any]) -> dict[str, Any]:
-    names = {
-        "style": None,
-        "name": None,
-        "output_format": None,
-        "wait_for_completion": True,
-        "download_outputs": True,
-        "download_directory": None,
-        "timeout": resources.DEFAULT_GENERATE_TIMEOUT,
-        "poll_interval": None,
-    }
-    unknown = set(kwargs) - set(names)
-    if unknown:
-        raise TypeError(f"stream() got unexpected arguments: {', '.join(sorted(unknown))}")
-    merged = {**names, **kwargs}
-    return {
-        "style": merged["style"],
-        "name": merged["name"],
-        "output_format": merged["output_format"],
-        "wait": merged["wait_for_completion"],
-        "download": merged["download_outputs"],
-        "directory": merged["download_directory"],
-        "timeout": merged["timeout"],
-        "poll_interval": merged["poll_interval"],
-    }
 
 
 class UploadUrls(SyncResource):
@@ -249,6 +235,7 @@ class Client:
         allow_insecure_http: bool = False,
         environment: Any = None,
         httpx_client: Any = None,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         settings = resolve(
             token=token,
@@ -259,6 +246,7 @@ class Client:
             poll=poll,
             max_download_bytes=max_download_bytes,
             allow_insecure_http=allow_insecure_http,
+            transport=transport,
         )
         self.settings = settings
         self._runner = LoopThread()

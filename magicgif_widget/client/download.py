@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
@@ -18,8 +17,9 @@ import httpx
 
 from ..contract import MEDIA_TYPES
 from .errors import DownloadError
-from .models import Download, DownloadProgress, Event, ImageProject, Retrying
-from .transport import Transport, parse_retry_after
+from .models import Download, DownloadProgress, Event, ImageProject
+from .settings import parse_retry_after
+from .transport import Transient, Transport, transient_status
 
 log = logging.getLogger("magicgif_widget")
 
@@ -35,14 +35,22 @@ Refresh = Callable[[], Awaitable[ImageProject]]
 Adopt = Callable[[str, int], bool]  # (file name, size): is this placed file the output?
 
 
-class _Retry(Exception):
-    """A transient failure of one try; the loop waits and tries again."""
+def _retry(
+    reason: str,
+    project_id: str,
+    retry_after: float | None = None,
+    status: int = 0,
+    *,
+    expired: bool = False,
+) -> Transient:
+    """A transient failure of one download try, and the error once tries run out."""
 
-    def __init__(self, reason: str, retry_after: float | None = None, expired: bool = False):
-        super().__init__(reason)
-        self.reason = reason
-        self.retry_after = retry_after
-        self.expired = expired
+    def fail(tries: int) -> DownloadError:
+        return DownloadError(
+            f"download failed: {reason} after {tries} tries", project_id=project_id
+        )
+
+    return Transient(reason, fail, retry_after, status, expired=expired)
 
 
 def safe_stem(project_id: str) -> str:
@@ -145,36 +153,31 @@ async def _download_one(
     refresh: Refresh,
     fallback_ext: str,
 ) -> Path:
-    policy = transport.settings.retry
+    """One output, through the transport's retry loop; an expired URL is refreshed (twice at
+    most) without counting as a try."""
     item: Download = project.downloads[index]
     refreshes = 0
-    attempt = 0
-    while True:
-        attempt += 1
-        if item.expired and refreshes < 2:
-            item, refreshes = await _refreshed(refresh, index, project.id), refreshes + 1
-        try:
-            return await _fetch(
-                transport, project.id, index, item.url, directory, stem, emit, fallback_ext
-            )
-        except _Retry as failure:
-            if failure.expired and refreshes < 2:
-                log.info(
-                    "download %d of %s: signed URL expired; re-reading the project",
-                    index,
-                    project.id,
-                )
+
+    async def once(tries: int) -> Path:
+        nonlocal item, refreshes
+        while True:
+            if item.expired and refreshes < 2:
                 item, refreshes = await _refreshed(refresh, index, project.id), refreshes + 1
-                attempt -= 1
-                continue
-            if failure.expired or attempt >= policy.attempts:
-                raise DownloadError(
-                    f"download failed: {failure.reason} after {attempt} tries",
-                    project_id=project.id,
-                ) from None
-            delay = policy.delay(attempt, failure.retry_after)
-            emit(Retrying(project.id, "download", failure.reason, attempt, delay))
-            await asyncio.sleep(delay)
+            try:
+                return await _fetch(
+                    transport, project.id, index, item.url, directory, stem, emit, fallback_ext
+                )
+            except Transient as failure:
+                if not failure.expired:
+                    raise
+                if refreshes >= 2:
+                    raise failure.fail(tries) from None
+                log.info("download %d of %s: signed URL expired; re-reading", index, project.id)
+                item, refreshes = await _refreshed(refresh, index, project.id), refreshes + 1
+
+    return await transport.retrying(
+        once, operation="download", project_id=project.id, on_retry=emit
+    )
 
 
 async def _refreshed(refresh: Refresh, index: int, project_id: str) -> Download:
@@ -223,9 +226,9 @@ async def _fetch(
                 )
             wire = response.num_bytes_downloaded
             if total is not None and wire != total:
-                raise _Retry(f"truncated: {wire} of {total} bytes")
+                raise _retry(f"truncated: {wire} of {total} bytes", project_id)
             if received == 0:
-                raise _Retry("empty body")
+                raise _retry("empty body", project_id)
             out.flush()
             os.fsync(out.fileno())
         emit(
@@ -233,7 +236,8 @@ async def _fetch(
         )
         return place(temp, directory, stem, ext)
     except httpx.TransportError as exc:
-        raise _Retry(transport.redact(f"{type(exc).__name__}: {exc}"[:200])) from None
+        reason = transport.redact(f"{type(exc).__name__}: {exc}"[:200])
+        raise _retry(reason, project_id) from None
     except httpx.HTTPError as exc:  # too many redirects, undecodable body, ...
         raise DownloadError(
             transport.redact(f"download failed: {type(exc).__name__}: {exc}"[:300]),
@@ -249,12 +253,14 @@ async def _fetch(
 
 
 def _check_response(response: httpx.Response, cap: int, project_id: str) -> int | None:
-    """The declared length of a good response; raises for bad ones (``_Retry`` if transient)."""
+    """The declared length of a good response; raises for bad ones (``Transient`` if worth
+    another try)."""
     status = response.status_code
     if status == 403:
-        raise _Retry("HTTP 403 (signed URL expired)", expired=True)
-    if status == 429 or status >= 500:
-        raise _Retry(f"HTTP {status}", parse_retry_after(response.headers.get("retry-after")))
+        raise _retry("HTTP 403 (signed URL expired)", project_id, expired=True)
+    if transient_status(status, idempotent=True):
+        wait = parse_retry_after(response.headers.get("retry-after"))
+        raise _retry(f"HTTP {status}", project_id, wait, status)
     if status >= 300:
         raise DownloadError(
             f"download failed: HTTP {status}", status_code=status, project_id=project_id

@@ -6,10 +6,10 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, Literal, Union
 
+from ..contract import FINAL_STATUSES, STATUSES
 from .errors import InvalidResponseError
 
-FINAL_STATUSES = frozenset({"complete", "error", "canceled"})
-KNOWN_STATUSES = frozenset({"draft", "queued", "rendering"}) | FINAL_STATUSES
+KNOWN_STATUSES = frozenset(STATUSES)
 
 
 def _str(data: dict[str, Any], key: str, default: str | None = None) -> str | None:

@@ -2,86 +2,46 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 import mimetypes
 import os
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import IO, Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 
-from ..contract import UPLOAD_TYPES
+from ..contract import ACCOUNT_PATH, UPLOAD_TYPES, UPLOAD_URLS_PATH
 from . import batch, workflow
 from . import validation as check
 from .batch import BatchProgress, BatchResults
-from .errors import (
-    CreateOutcomeUnknown,
-    InvalidResponseError,
-    MagicHourError,
-    NetworkError,
-    ValidationError,
-)
+from .endpoints import Endpoints, project_path
+from .errors import MagicHourError, NetworkError, ValidationError
 from .models import Account, CreateResponse, Event, ImageProject, UploadUrlsResponse
-from .settings import PollPolicy
-from .transport import OnRetry, Transport, parse_retry_after
+from .options import DEFAULT_GENERATE_TIMEOUT, GenerateOptions, RequestOptions
+from .options import check_request_options as _options
+from .settings import PollPolicy, parse_retry_after
+from .transport import Transient, Transport, transient_status
 
-DEFAULT_GENERATE_TIMEOUT = 900.0  # seconds: create to downloaded file
 UPLOAD_CHUNK = 256 * 1024
-RequestOptions = Mapping[str, Any]
-
-
-def _options(request_options: RequestOptions | None) -> dict[str, Any]:
-    """The vendor's ``request_options``: ``timeout`` and ``additional_headers`` are honoured."""
-    if not request_options:
-        return {}
-    if not isinstance(request_options, Mapping):
-        raise ValidationError("request_options", "must be a dict")
-    out: dict[str, Any] = {}
-    if request_options.get("timeout") is not None:
-        out["timeout"] = check.check_positive("request_options.timeout", request_options["timeout"])
-    headers = request_options.get("additional_headers")
-    if headers:
-        if not isinstance(headers, Mapping):
-            raise ValidationError("request_options.additional_headers", "must be a dict")
-        if any(str(k).lower() == "authorization" for k in headers):
-            raise ValidationError(
-                "request_options.additional_headers",
-                "must not set Authorization; pass token= to the client",
-            )
-        out["headers"] = {str(k): str(v) for k, v in headers.items()}
-    return out
-
-
-def _project_path(project_id: Any) -> str:
-    if not isinstance(project_id, str) or not project_id.strip():
-        raise ValidationError("id", f"must be a non-empty string, got {project_id!r:.40}")
-    return f"/v1/image-projects/{quote(project_id, safe='')}"
 
 
 class AsyncImageProjects:
     """``client.v1.image_projects``: read, wait for, and delete projects."""
 
-    def __init__(self, transport: Transport) -> None:
-        self.transport = transport
+    def __init__(self, api: Endpoints) -> None:
+        self._api = api
 
     async def get(self, *, id: str, request_options: RequestOptions | None = None) -> ImageProject:
         """The project's current state (retried on 429, 5xx and network errors)."""
-        return await self.fetch(id, None, **_options(request_options))
+        project_path(id)
+        return await self._api.fetch(id, None, **_options(request_options))
 
     async def delete(self, *, id: str, request_options: RequestOptions | None = None) -> None:
         """Delete the project and its outputs for good (a retry's 404 counts as deleted)."""
-        path = _project_path(id)
-        await self.transport.call(
-            "DELETE",
-            path,
-            operation="delete",
-            project_id=id,
-            done_if_retry_finds=404,
-            **_options(request_options),
-        )
+        project_path(id)
+        await self._api.delete(id, **_options(request_options))
 
     async def check_result(
         self,
@@ -98,41 +58,22 @@ class AsyncImageProjects:
 
         The way to pick a job up again from the ``project_id`` an error carried.
         """
-        if not isinstance(id, str) or not id.strip():
-            raise ValidationError("id", f"must be a non-empty string, got {id!r:.40}")
-        request = _request(
-            self.transport,
-            {},
-            wait_for_completion,
-            download_outputs,
-            download_directory,
-            timeout,
-            poll_interval,
+        project_path(id)
+        options = GenerateOptions.waiting(
+            wait_for_completion=wait_for_completion,
+            download_outputs=download_outputs,
+            download_directory=download_directory,
+            timeout=timeout,
+            poll_interval=poll_interval,
         )
-        return await workflow.resume(self, id, request, on_event)
-
-    async def fetch(
-        self, project_id: str, on_retry: OnRetry | None, **options: Any
-    ) -> ImageProject:
-        """One read of the project (the workflow's poll)."""
-        response = await self.transport.call(
-            "GET",
-            _project_path(project_id),
-            operation="poll",
-            project_id=project_id,
-            on_retry=on_retry,
-            **options,
-        )
-        data = self.transport.json(response, "poll", project_id)
-        return ImageProject.from_json(data, project_id=project_id)
+        return await workflow.resume(self._api, id, options, on_event)
 
 
 class AsyncAiGifGenerator:
     """``client.v1.ai_gif_generator``: ``create``, ``generate`` and ``stream``."""
 
-    def __init__(self, transport: Transport, projects: AsyncImageProjects) -> None:
-        self.transport = transport
-        self._projects = projects
+    def __init__(self, api: Endpoints) -> None:
+        self._api = api
 
     async def create(
         self,
@@ -144,8 +85,10 @@ class AsyncAiGifGenerator:
         on_event: workflow.Emit | None = None,
     ) -> CreateResponse:
         """Start a job (costs credits); returns its id. Never re-sent if it may have arrived."""
-        body = self._body(style, name, output_format)
-        return await workflow.create(self, body, on_event, _options(request_options))
+        options = GenerateOptions.check(
+            style=style, name=name, output_format=output_format, request_options=request_options
+        )
+        return await workflow.create(self._api, options.body, on_event, options.request)
 
     async def generate(
         self,
@@ -165,18 +108,18 @@ class AsyncAiGifGenerator:
 
         ``timeout`` bounds the whole run; ``on_event`` receives each progress event.
         """
-        request = self._request(
-            style,
-            name,
-            output_format,
-            wait_for_completion,
-            download_outputs,
-            download_directory,
-            timeout,
-            poll_interval,
-            request_options,
+        options = GenerateOptions.check(
+            style=style,
+            name=name,
+            output_format=output_format,
+            wait_for_completion=wait_for_completion,
+            download_outputs=download_outputs,
+            download_directory=download_directory,
+            timeout=timeout,
+            poll_interval=poll_interval,
+            request_options=request_options,
         )
-        return await workflow.generate(self, request, on_event)
+        return await workflow.generate(self._api, options, on_event)
 
     def stream(
         self,
@@ -191,17 +134,17 @@ class AsyncAiGifGenerator:
         poll_interval: float | PollPolicy | None = None,
     ) -> AsyncIterator[Event]:
         """``generate`` as an async iterator of events, ending with ``Completed``."""
-        request = self._request(
-            style,
-            name,
-            output_format,
-            wait_for_completion,
-            download_outputs,
-            download_directory,
-            timeout,
-            poll_interval,
+        options = GenerateOptions.check(
+            style=style,
+            name=name,
+            output_format=output_format,
+            wait_for_completion=wait_for_completion,
+            download_outputs=download_outputs,
+            download_directory=download_directory,
+            timeout=timeout,
+            poll_interval=poll_interval,
         )
-        return workflow.stream(self, request)
+        return workflow.stream(self._api, options)
 
     async def generate_many(
         self,
@@ -223,7 +166,7 @@ class AsyncAiGifGenerator:
         ledger in ``download_directory`` makes a rerun resume: jobs already created are polled,
         never created again; failed and unknown items are re-created only on request.
         """
-        template, bodies, options = self._batch_args(
+        template, bodies, width = _batch_args(
             items, download_directory, concurrency, output_format, timeout, poll_interval
         )
         for flag, value in (("retry_failed", retry_failed), ("retry_unknown", retry_unknown)):
@@ -241,147 +184,56 @@ class AsyncAiGifGenerator:
             if on_event is not None:
                 on_event(event)
 
+        settings = self._api.transport.settings
         try:
             return await batch.generate_many(
-                self,
+                self._api,
                 bodies,
                 template,
-                server=self.transport.settings.base_url,
-                concurrency=options,
+                server=settings.base_url,
+                concurrency=width,
                 retry_failed=retry_failed,
                 retry_unknown=retry_unknown,
-                sandbox=self.transport.settings.sandbox,
+                sandbox=settings.sandbox,
                 on_event=relay,
             )
         finally:
             if bar is not None:
                 bar.close()
 
-    def _batch_args(
-        self,
-        items: Any,
-        directory: Any,
-        concurrency: Any,
-        output_format: Any,
-        timeout: Any,
-        poll_interval: Any,
-    ) -> tuple[workflow.GenerateRequest, list[dict[str, Any] | ValidationError], int]:
-        """Checked batch arguments; a bad item becomes that item's error, not the batch's."""
-        if directory is None:
-            raise ValidationError(
-                "download_directory", "is required for a batch (its ledger lives there)"
-            )
-        if isinstance(items, (str, bytes, Mapping)) or not isinstance(items, Iterable):
-            raise ValidationError(
-                "items", "must be a list of prompts or of dicts of generate() arguments"
-            )
-        items = list(items)
-        if not items:
-            raise ValidationError("items", "is empty")
-        fmt = check.check_output_format(output_format)
-        width = batch.check_concurrency(concurrency)
-        template = _request(self.transport, {}, True, True, directory, timeout, poll_interval)
-        bodies: list[dict[str, Any] | ValidationError] = []
-        for index, item in enumerate(items):
-            try:
-                bodies.append(batch.normalize(item, index, fmt))
-            except ValidationError as exc:
-                bodies.append(exc)
-        return template, bodies, width
 
-    # -- the workflow's Api ------------------------------------------------------------
-
-    async def send_create(
-        self, body: dict[str, Any], on_retry: OnRetry | None, **options: Any
-    ) -> CreateResponse:
-        response = await self.transport.call(
-            "POST",
-            "/v1/ai-gif-generator",
-            operation="create",
-            json=body,
-            idempotent=False,
-            on_retry=on_retry,
-            **options,
-        )
-        try:
-            return CreateResponse.from_json(self.transport.json(response, "create"))
-        except InvalidResponseError as exc:
-            raise CreateOutcomeUnknown(
-                f"{exc.message}; the create was answered with HTTP {response.status_code}, so the "
-                "job probably exists and was charged, but its id could not be read"
-            ) from None
-
-    async def fetch(self, project_id: str, on_retry: OnRetry | None) -> ImageProject:
-        return await self._projects.fetch(project_id, on_retry)
-
-    # -- argument checks ---------------------------------------------------------------
-
-    @staticmethod
-    def _body(style: Any, name: Any, output_format: Any) -> dict[str, Any]:
-        body: dict[str, Any] = {"style": check.check_style(style)}
-        name = check.check_name(name)
-        fmt = check.check_output_format(output_format)
-        if name is not None:
-            body["name"] = name
-        if fmt is not None:
-            body["output_format"] = fmt
-        return body
-
-    def _request(
-        self,
-        style: Any,
-        name: Any,
-        output_format: Any,
-        wait: Any,
-        download: Any,
-        directory: Any,
-        timeout: Any,
-        poll_interval: Any,
-        request_options: RequestOptions | None = None,
-    ) -> workflow.GenerateRequest:
-        body = self._body(style, name, output_format)
-        return _request(
-            self.transport,
-            body,
-            wait,
-            download,
-            directory,
-            timeout,
-            poll_interval,
-            _options(request_options),
-        )
-
-
-def _request(
-    transport: Transport,
-    body: dict[str, Any],
-    wait: Any,
-    download: Any,
+def _batch_args(
+    items: Any,
     directory: Any,
+    concurrency: Any,
+    output_format: Any,
     timeout: Any,
     poll_interval: Any,
-    options: dict[str, Any] | None = None,
-) -> workflow.GenerateRequest:
-    """Checked workflow arguments; the download directory is created when it will be used."""
-    for field, value in (("wait_for_completion", wait), ("download_outputs", download)):
-        if not isinstance(value, bool):
-            raise ValidationError(field, f"must be True or False, got {value!r:.40}")
-    path = check.check_directory(directory, create=True) if wait and download else None
-    if isinstance(poll_interval, PollPolicy):
-        poll = poll_interval
-    elif poll_interval is None:
-        poll = transport.settings.poll
-    else:
-        poll = PollPolicy(interval=check.check_positive("poll_interval", poll_interval) or 0.5)
-    return workflow.GenerateRequest(
-        body=body,
-        wait=wait,
-        download=download,
-        directory=path,
-        timeout=check.check_positive("timeout", timeout),
-        poll=poll,
-        options=options or {},
+) -> tuple[GenerateOptions, list[dict[str, Any] | ValidationError], int]:
+    """Checked batch arguments; a bad item becomes that item's error, not the batch's."""
+    if directory is None:
+        raise ValidationError(
+            "download_directory", "is required for a batch (its ledger lives there)"
+        )
+    if isinstance(items, (str, bytes, Mapping)) or not isinstance(items, Iterable):
+        raise ValidationError(
+            "items", "must be a list of prompts or of dicts of generate() arguments"
+        )
+    items = list(items)
+    if not items:
+        raise ValidationError("items", "is empty")
+    fmt = check.check_output_format(output_format)
+    width = batch.check_concurrency(concurrency)
+    template = GenerateOptions.waiting(
+        download_directory=directory, timeout=timeout, poll_interval=poll_interval
     )
+    bodies: list[dict[str, Any] | ValidationError] = []
+    for index, item in enumerate(items):
+        try:
+            bodies.append(batch.normalize(item, index, fmt))
+        except ValidationError as exc:
+            bodies.append(exc)
+    return template, bodies, width
 
 
 class AsyncUploadUrls:
@@ -397,7 +249,7 @@ class AsyncUploadUrls:
         body = {"items": check.check_upload_items(items)}
         response = await self._transport.call(
             "POST",
-            "/v1/files/upload-urls",
+            UPLOAD_URLS_PATH,
             operation="upload-urls",
             json=body,
             **_options(request_options),
@@ -432,33 +284,33 @@ class AsyncFiles:
                 handle.close()
 
     async def _put(self, url: str, handle: IO[bytes], size: int) -> None:
+        """PUT the bytes to the signed URL, through the transport's retry loop."""
         transport = self._transport
         if not transport.settings.url_allowed(url):
             raise ValidationError("upload_url", "the server returned a non-https upload URL")
-        policy = transport.settings.retry
         start = handle.tell()
-        for attempt in range(1, policy.attempts + 1):
+
+        async def once(tries: int) -> None:
             handle.seek(start)
             try:
                 response = await transport.files.put(
-                    url,
-                    content=_chunks(handle, size),
-                    headers={"content-length": str(size)},
+                    url, content=_chunks(handle, size), headers={"content-length": str(size)}
                 )
             except httpx.TransportError as exc:
                 reason = transport.redact(f"{type(exc).__name__}: {exc}"[:200])
-                if attempt == policy.attempts:
-                    raise NetworkError(f"upload: {reason} after {attempt} tries") from None
-                await asyncio.sleep(policy.delay(attempt))
-                continue
-            if response.status_code < 300:
+                raise Transient(
+                    reason, lambda n: NetworkError(f"upload: {reason} after {n} tries")
+                ) from None
+            status = response.status_code
+            if status < 300:
                 return
-            transient = response.status_code == 429 or response.status_code >= 500
-            if not transient or attempt == policy.attempts:
-                raise transport.error_from(response, "upload", None)
-            await asyncio.sleep(
-                policy.delay(attempt, parse_retry_after(response.headers.get("retry-after")))
-            )
+            wait = parse_retry_after(response.headers.get("retry-after"))
+            error = transport.error_from(response, "upload", None, wait)
+            if transient_status(status, idempotent=True):
+                raise Transient(f"HTTP {status}", lambda n: error, wait, status)
+            raise error
+
+        await transport.retrying(once, operation="upload")
 
 
 async def _chunks(handle: IO[bytes], size: int) -> AsyncIterator[bytes]:
@@ -514,7 +366,7 @@ class AsyncAccount:
     async def get(self, *, request_options: RequestOptions | None = None) -> Account:
         """The account behind the token, with the credits left to spend."""
         response = await self._transport.call(
-            "GET", "/v1/account", operation="account", **_options(request_options)
+            "GET", ACCOUNT_PATH, operation="account", **_options(request_options)
         )
         return Account.from_json(self._transport.json(response, "account"))
 
@@ -523,8 +375,9 @@ class AsyncV1:
     """``client.v1``."""
 
     def __init__(self, transport: Transport) -> None:
-        self.image_projects = AsyncImageProjects(transport)
-        self.ai_gif_generator = AsyncAiGifGenerator(transport, self.image_projects)
+        api = Endpoints(transport)
+        self.image_projects = AsyncImageProjects(api)
+        self.ai_gif_generator = AsyncAiGifGenerator(api)
         self.files = AsyncFiles(transport)
         self.account = AsyncAccount(transport)
 

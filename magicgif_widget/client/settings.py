@@ -1,21 +1,27 @@
-"""Client settings: where requests go, the token (kept secret), timeouts, retry and polling."""
+"""Client settings: where requests go, the token (kept secret), timeouts, retry and polling.
+
+The client never draws the sandbox itself: a transport comes in from outside, as httpx takes
+``transport=``. ``plug_sandbox`` names the factory the package root installs for the
+offline sandbox (the in-process emulator).
+"""
 
 from __future__ import annotations
 
+import email.utils
 import ipaddress
 import os
+import random
+import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
 from .._version import __version__
 from .errors import ValidationError
-
-if TYPE_CHECKING:
-    from .transport import RetryPolicy
 
 DEFAULT_BASE_URL = "https://api.magichour.ai"
 SANDBOX_BASE_URL = "http://sandbox.magicgif.invalid"
@@ -94,10 +100,64 @@ class PollPolicy:
         return cls(interval=value) if value > 0 else cls.adaptive_default()
 
 
-def _default_retry() -> RetryPolicy:
-    from .transport import RetryPolicy
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Capped, jittered exponential backoff for transient failures (429, 5xx, network).
 
-    return RetryPolicy()
+    ``Retry-After`` wins when the server sends it. Without it, a 502 from the API waits
+    ``bad_gateway_delay`` (Magic Hour's errors page: "retry after 30-60 seconds"), and 503
+    ("overloaded") backs off exponentially like the rest.
+    """
+
+    attempts: int = 5
+    base_delay: float = 0.25
+    max_delay: float = 8.0
+    max_retry_after: float = 60.0
+    bad_gateway_delay: float = 30.0
+
+    def delay(self, attempt: int, retry_after: float | None = None, status: int = 0) -> float:
+        """Seconds to wait before try ``attempt + 1``."""
+        if retry_after is not None:
+            return min(max(retry_after, 0.0), self.max_retry_after)
+        ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+        backoff = float(ceiling * random.uniform(0.5, 1.0))
+        if status == 502:
+            return max(backoff, self.bad_gateway_delay * random.uniform(1.0, 1.2))
+        return backoff
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """``Retry-After`` in seconds, from a number or an HTTP date; None if absent or bad."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+TransportFactory = Callable[[], httpx.AsyncBaseTransport]
+_sandbox_factory: TransportFactory | None = None
+
+
+def plug_sandbox(factory: TransportFactory) -> None:
+    """Install what ``sandbox=True`` (or no token) talks to when no ``transport=`` is given."""
+    global _sandbox_factory
+    _sandbox_factory = factory
+
+
+def sandbox_transport() -> httpx.AsyncBaseTransport:
+    """A transport to the plugged-in sandbox; a clear error when none is installed."""
+    if _sandbox_factory is None:
+        raise ValidationError(
+            "sandbox", "no sandbox is installed; pass transport= or a token for the real API"
+        )
+    return _sandbox_factory()
 
 
 @dataclass(frozen=True)
@@ -108,19 +168,18 @@ class Settings:
     token: Secret | None
     sandbox: bool
     timeout: httpx.Timeout
-    retry: RetryPolicy = field(default_factory=_default_retry)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
     poll: PollPolicy = field(default_factory=PollPolicy.from_env)
     max_download_bytes: int = 2 * 1024**3
     allow_insecure_http: bool = False
     user_agent: str = USER_AGENT
+    transport: httpx.AsyncBaseTransport | None = field(default=None, compare=False, repr=False)
 
     def make_transport(self) -> httpx.AsyncBaseTransport | None:
-        """The in-process emulator's transport for the sandbox; None (real network) otherwise."""
-        if not self.sandbox:
-            return None
-        from ..emulator.sandbox import sandbox_transport
-
-        return sandbox_transport()
+        """The transport given, else the sandbox's on the sandbox; None means the network."""
+        if self.transport is not None:
+            return self.transport
+        return sandbox_transport() if self.sandbox else None
 
     def url_allowed(self, url: str) -> bool:
         """True for https, and for http on loopback, on the sandbox, or when opted in."""
@@ -177,6 +236,7 @@ def resolve(
     poll: PollPolicy | None,
     max_download_bytes: int | None,
     allow_insecure_http: bool,
+    transport: httpx.AsyncBaseTransport | None = None,
 ) -> Settings:
     """Settings from constructor arguments and the environment; warns once on the sandbox."""
     global _warned
@@ -205,6 +265,12 @@ def resolve(
         allow_insecure_http=allow_insecure_http,
     )
     changes: dict[str, Any] = {}
+    if transport is not None:
+        if not isinstance(transport, httpx.AsyncBaseTransport):
+            raise ValidationError(
+                "transport", f"must be an httpx.AsyncBaseTransport, got {type(transport).__name__}"
+            )
+        changes["transport"] = transport
     if retry is not None:
         changes["retry"] = retry
     if poll is not None:

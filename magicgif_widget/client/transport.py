@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import logging
-import random
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import httpx
 
+from ..contract import PAYMENT_CODES, SERVER_ERROR_ADVICE
 from .errors import (
     CreateOutcomeUnknown,
     InvalidResponseError,
@@ -22,7 +20,7 @@ from .errors import (
     error_for_status,
 )
 from .models import Retrying
-from .settings import Settings
+from .settings import Settings, parse_retry_after
 
 log = logging.getLogger("magicgif_widget")
 
@@ -36,49 +34,34 @@ _HINTS = {
 }
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Capped, jittered exponential backoff for transient failures (429, 5xx, network).
-
-    ``Retry-After`` wins when the server sends it. Without it, a 502 from the API waits
-    ``bad_gateway_delay`` (Magic Hour's errors page: "retry after 30-60 seconds"), and 503
-    ("overloaded") backs off exponentially like the rest.
-    """
-
-    attempts: int = 5
-    base_delay: float = 0.25
-    max_delay: float = 8.0
-    max_retry_after: float = 60.0
-    bad_gateway_delay: float = 30.0
-
-    def delay(self, attempt: int, retry_after: float | None = None, status: int = 0) -> float:
-        """Seconds to wait before try ``attempt + 1``."""
-        if retry_after is not None:
-            return min(max(retry_after, 0.0), self.max_retry_after)
-        ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
-        backoff = float(ceiling * random.uniform(0.5, 1.0))
-        if status == 502:
-            return max(backoff, self.bad_gateway_delay * random.uniform(1.0, 1.2))
-        return backoff
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """``Retry-After`` in seconds, from a number or an HTTP date; None if absent or bad."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
 OnRetry = Callable[[Retrying], None]
+T = TypeVar("T")
 MAX_API_BODY = 4 * 1024 * 1024  # bytes: an API answer is JSON of a few KB
+
+
+def transient_status(status: int, *, idempotent: bool) -> bool:
+    """Worth another try: a 429 always, a 5xx when sending again cannot charge twice."""
+    return status == 429 or (status >= 500 and idempotent)
+
+
+class Transient(Exception):
+    """One try failed in a way worth another; ``fail(tries)`` is the error once none are left."""
+
+    def __init__(
+        self,
+        reason: str,
+        fail: Callable[[int], MagicHourError],
+        retry_after: float | None = None,
+        status: int = 0,
+        *,
+        expired: bool = False,
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.fail = fail
+        self.retry_after = retry_after
+        self.status = status
+        self.expired = expired  # a signed URL that has run out (downloads refresh it)
 
 
 class _TooLarge(Exception):
@@ -143,51 +126,72 @@ class Transport:
         A non-idempotent request (a create) is re-sent only when it provably never left
         this machine (connect failures) or the server refused it with 429.
         """
-        policy = self.settings.retry
-        attempt = 0
-        while True:
-            attempt += 1
-            await self._wait_for_hold()
+
+        async def once(tries: int) -> httpx.Response:
             try:
                 response = await self._send(method, path, json, headers, timeout)
             except _TooLarge as exc:
                 cls = InvalidResponseError if idempotent else CreateOutcomeUnknown
                 raise cls(f"{operation}: {exc}", project_id=project_id) from None
             except httpx.TransportError as exc:
-                never_sent = isinstance(exc, NEVER_SENT)
                 reason = self._describe(exc)
-                if (idempotent or never_sent) and attempt < policy.attempts:
-                    await self._pause(
-                        policy.delay(attempt), operation, reason, attempt, project_id, on_retry
-                    )
-                    continue
-                if not idempotent and not never_sent:
-                    raise CreateOutcomeUnknown(
-                        f"{operation}: {reason} after the request was sent; the job may exist "
-                        "and may have been charged, so it was not re-sent",
-                        project_id=project_id,
+                if idempotent or isinstance(exc, NEVER_SENT):
+                    raise Transient(
+                        reason,
+                        lambda n: NetworkError(
+                            f"{operation}: {reason} after {n} tries", project_id=project_id
+                        ),
                     ) from None
-                raise NetworkError(
-                    f"{operation}: {reason} after {attempt} tries", project_id=project_id
+                raise CreateOutcomeUnknown(
+                    f"{operation}: {reason} after the request was sent; the job may exist "
+                    "and may have been charged, so it was not re-sent",
+                    project_id=project_id,
                 ) from None
             except httpx.HTTPError as exc:  # an undecodable body, a bad redirect, ...
                 cls = InvalidResponseError if idempotent else CreateOutcomeUnknown
                 raise cls(f"{operation}: {self._describe(exc)}", project_id=project_id) from None
             status = response.status_code
-            if status < 300:
-                return response
-            if status == done_if_retry_finds and attempt > 1:
-                return response  # an earlier try did it; its answer was lost
+            if status < 300 or (status == done_if_retry_finds and tries > 1):
+                return response  # (an earlier try did it; its answer was lost)
             retry_after = parse_retry_after(response.headers.get("retry-after"))
-            transient = status == 429 or (status >= 500 and idempotent)
-            too_long = retry_after is not None and retry_after > policy.max_retry_after
-            if status == 429 and retry_after is not None and not too_long:
-                self._hold_until = max(self._hold_until, time.monotonic() + retry_after)
-            if transient and attempt < policy.attempts and not too_long:
-                delay = policy.delay(attempt, retry_after, status)
-                await self._pause(delay, operation, f"HTTP {status}", attempt, project_id, on_retry)
-                continue
-            raise self.error_from(response, operation, project_id, retry_after)
+            error = self.error_from(response, operation, project_id, retry_after)
+            if transient_status(status, idempotent=idempotent):
+                raise Transient(f"HTTP {status}", lambda n: error, retry_after, status)
+            raise error
+
+        return await self.retrying(
+            once, operation=operation, project_id=project_id, on_retry=on_retry
+        )
+
+    async def retrying(
+        self,
+        attempt: Callable[[int], Awaitable[T]],
+        *,
+        operation: str,
+        project_id: str | None = None,
+        on_retry: OnRetry | None = None,
+    ) -> T:
+        """``attempt(try_number)`` until it returns; each ``Transient`` it raises is retried.
+
+        The one retry loop (API calls, uploads, downloads): it waits out a 429's hold, emits
+        one ``Retrying`` per retry, and raises the failure's own error when tries run out.
+        """
+        policy = self.settings.retry
+        tries = 0
+        while True:
+            tries += 1
+            await self._wait_for_hold()
+            try:
+                return await attempt(tries)
+            except Transient as failure:
+                wait = failure.retry_after
+                too_long = wait is not None and wait > policy.max_retry_after
+                if failure.status == 429 and wait is not None and not too_long:
+                    self._hold_until = max(self._hold_until, time.monotonic() + wait)
+                if tries >= policy.attempts or too_long:
+                    raise failure.fail(tries) from None
+                delay = policy.delay(tries, wait, failure.status)
+                await self._pause(delay, operation, failure.reason, tries, project_id, on_retry)
 
     async def _send(
         self,
@@ -249,12 +253,13 @@ class Transport:
         """The typed error for a non-2xx response (the body's code and message, redacted)."""
         status = response.status_code
         code, detail = _error_body(response)
+        code = self.redact(code) if code else None  # a code-less body gives code None
         text = f"{operation}: HTTP {status}"
         if code:
             text += f" {code}"
         if detail:
             text += f": {detail}"
-        hint = _HINTS.get(status)
+        hint = _advice(status, code, operation)
         if hint:
             text += f" ({hint})"
         if status >= 500 and operation == "create":
@@ -279,14 +284,32 @@ class Transport:
 
 
 def _error_body(response: httpx.Response) -> tuple[str | None, str | None]:
+    """An error body's ``code`` and ``message``, each None when absent or unusable.
+
+    The contract's body is ``{"code", "message"}``, but the vendor's errors page shows bodies
+    with only ``message`` (``{"message": "Unauthorized"}``), and a proxy may send HTML: any
+    shape gives an answer, never an exception. Both come back as one printable line.
+    """
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested beyond reason
         return None, None
     if not isinstance(body, dict):
         return None, None
-    code, message = body.get("code"), body.get("message")
-    return (
-        code[:80] if isinstance(code, str) else None,
-        message[:300] if isinstance(message, str) else None,
-    )
+
+    def line(value: Any, limit: int) -> str | None:
+        if not isinstance(value, str):
+            return None
+        flat = " ".join("".join(c if c.isprintable() else " " for c in value[:2000]).split())
+        return flat[:limit] or None
+
+    return line(body.get("code"), 80), line(body.get("message"), 300)
+
+
+def _advice(status: int, code: str | None, operation: str) -> str | None:
+    """What to do about an error answer, in the vendor's words where its errors page has them."""
+    if status == 402 and code in PAYMENT_CODES:
+        return f"{PAYMENT_CODES[code]} at magichour.ai"
+    if status >= 500 and operation == "create":
+        return None  # the create's note says why not; advising a retry could charge twice
+    return _HINTS.get(status) or SERVER_ERROR_ADVICE.get(status)

@@ -11,13 +11,12 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from .download import Adopt, download_all
+from .download import download_all
 from .errors import GenerationTimeout, JobCanceledError, JobFailedError, MagicHourError
 from .models import Completed, Created, CreateResponse, Event, ImageProject, StatusChanged
+from .options import GenerateOptions
 from .settings import PollPolicy
 from .timing import History, Schedule, backend_key
 from .transport import OnRetry, Transport
@@ -27,24 +26,6 @@ log = logging.getLogger("magicgif_widget")
 Emit = Callable[[Event], None]
 T = TypeVar("T")
 CREATE_GRACE = 2.0  # seconds a canceled workflow still waits for an in-flight create's answer
-
-
-@dataclass(frozen=True)
-class GenerateRequest:
-    """Checked arguments of one ``generate`` (or ``check_result``) call."""
-
-    body: dict[str, Any]
-    wait: bool
-    download: bool
-    directory: Path | None
-    timeout: float | None
-    poll: PollPolicy
-    options: dict[str, Any] = field(default_factory=dict)
-    adopt: Adopt | None = None  # batch reruns: which already-placed outputs are this job's
-
-    @property
-    def output_format(self) -> str:
-        return str(self.body.get("output_format") or "gif")
 
 
 class Poller(Protocol):
@@ -90,7 +71,7 @@ async def create(
 
 
 async def generate(
-    api: Api, request: GenerateRequest, on_event: Emit | None = None
+    api: Api, request: GenerateOptions, on_event: Emit | None = None
 ) -> ImageProject:
     """Create, wait, download; every error once the job exists carries its id."""
     tracker = Tracker(on_event)
@@ -98,7 +79,7 @@ async def generate(
 
 
 async def resume(
-    api: Poller, project_id: str, request: GenerateRequest, on_event: Emit | None = None
+    api: Poller, project_id: str, request: GenerateOptions, on_event: Emit | None = None
 ) -> ImageProject:
     """Wait for and download an existing project (after a timeout, say), as ``generate`` would."""
     tracker = Tracker(on_event, project_id)
@@ -106,7 +87,7 @@ async def resume(
     return await _guard(steps, tracker, request.timeout)
 
 
-async def stream(api: Api, request: GenerateRequest) -> AsyncIterator[Event]:
+async def stream(api: Api, request: GenerateOptions) -> AsyncIterator[Event]:
     """The workflow's events as an async iterator; its error, if any, is raised at the end."""
     queue: asyncio.Queue[Event | None] = asyncio.Queue()
     task = asyncio.ensure_future(generate(api, request, queue.put_nowait))
@@ -156,8 +137,8 @@ async def _guard(steps: Awaitable[T], tracker: Tracker, timeout: float | None) -
         ) from exc
 
 
-async def _generate(api: Api, request: GenerateRequest, emit: Tracker) -> ImageProject:
-    created = await _create(api, request.body, emit, request.options)
+async def _generate(api: Api, request: GenerateOptions, emit: Tracker) -> ImageProject:
+    created = await _create(api, request.body, emit, request.request)
     started = time.monotonic()
     if not request.wait:
         return await api.fetch(created.id, emit)
@@ -167,7 +148,7 @@ async def _generate(api: Api, request: GenerateRequest, emit: Tracker) -> ImageP
 async def _finish(
     api: Poller,
     pid: str,
-    request: GenerateRequest,
+    request: GenerateOptions,
     emit: Tracker,
     started: float,
     first_wait: bool = True,
@@ -176,10 +157,7 @@ async def _finish(
         return await api.fetch(pid, emit)
     project = await _poll(api, pid, request, started, emit, first_wait)
     if project.status == "error":
-        err = project.error
-        code = err.code if err else "unknown"
-        detail = err.message if err else "no message"
-        raise JobFailedError(f"job {pid} failed: {code}: {detail}", project=project, code=code)
+        raise JobFailedError.from_project(project, redact=api.transport.redact)
     if project.status == "canceled":
         raise JobCanceledError(f"job {pid} was canceled on the server", project=project)
     if not project.enabled:
@@ -220,7 +198,7 @@ async def _create(
 async def _poll(
     api: Poller,
     pid: str,
-    request: GenerateRequest,
+    request: GenerateOptions,
     started: float,
     emit: Tracker,
     first_wait: bool,
@@ -231,8 +209,8 @@ async def _poll(
     tells it when the job turned to ``rendering``, and records the job's durations at the
     end (only for a job it saw from its create: a resumed one has no known start).
     """
-    policy = request.poll
     settings = api.transport.settings
+    policy = request.policy(settings.poll)
     key = backend_key(settings.base_url, settings.sandbox)
     schedule: Schedule | None = None
     if policy.adaptive:

@@ -48,6 +48,12 @@ PAYMENT_CODES: Final = {  # all 402
     "plan_upgrade_required": "upgrade the plan",
 }
 BAD_GATEWAY_WAIT: Final = 30.0  # seconds: "502: retry after 30-60 s" (the errors page)
+# What the errors page says to do about a server error (the spec itself documents only 500).
+SERVER_ERROR_ADVICE: Final = {
+    500: "retry after a few seconds",
+    502: "Magic Hour is temporarily unavailable; retry after 30-60 s",
+    503: "Magic Hour is overloaded; retry later, backing off",
+}
 
 # A failed job's error.code, and what a person should be told (credits are refunded).
 JOB_ERRORS: Final = {

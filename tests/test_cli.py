@@ -13,7 +13,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from magicgif_widget.emulator.server import emulator_process
+from .emulator_process import emulator_process
 
 MAGICGIF = [sys.executable, "-m", "magicgif_widget.cli"]
 

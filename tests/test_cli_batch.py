@@ -16,7 +16,8 @@ import pytest
 from PIL import Image
 
 from magicgif_widget.client.ledger import LEDGER_NAME, LOCK_NAME
-from magicgif_widget.emulator.server import emulator_process
+
+from .emulator_process import emulator_process
 
 MAGICGIF = [sys.executable, "-m", "magicgif_widget.cli"]
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import io
+import logging
 import re
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import AsyncExitStack, contextmanager
@@ -18,9 +22,11 @@ import httpx
 import pytest
 from PIL import Image
 
+from magicgif_widget.contract import CREDITS_PER_GIF, JOB_ERRORS
 from magicgif_widget.emulator import BackgroundServer, Emulator
 
 from .conftest import PROMPT, Server
+from .emulator_process import emulator_process
 
 PROJECT_KEYS = {
     "id",
@@ -759,3 +765,188 @@ def test_outcome_rule_survives_a_refused_create():
         assert_error(create(srv.url), 402, "insufficient_credits")
         srv.emulator.store.initial_credits = 100
         assert wait_final(srv.url, create_id(srv.url))["status"] == "error"
+
+
+# -- validation without asserts (python -O strips them) -------------------------------------
+
+EMULATOR_SOURCES = sorted((Path(__file__).parent.parent / "magicgif_widget/emulator").glob("*.py"))
+BAD_UPLOAD_BODIES = [
+    [],
+    {"items": "png"},
+    {"items": {"extension": "png", "type": "image"}},
+    {"items": ["png"]},
+    {"items": [{"extension": 3, "type": "image"}]},
+    {"items": [{"extension": "p.ng", "type": "image"}]},
+    {"items": [{"extension": "pñg", "type": "image"}]},
+    {"items": [{"extension": "", "type": "image"}]},
+    {"items": [{"extension": "png", "type": ["image"]}]},
+    {"items": [{"extension": "png", "type": "image"}, {"extension": "png"}]},
+]
+
+
+@pytest.mark.parametrize("body", BAD_UPLOAD_BODIES)
+def test_upload_urls_refuses_every_bad_item_with_422(server: Server, body: Any):
+    res = httpx.post(f"{server.url}/v1/files/upload-urls", json=body)
+    assert_error(res, 422, "unprocessable_entity")
+
+
+def test_the_emulator_has_no_assert_statements():
+    for source in EMULATOR_SOURCES:
+        tree = ast.parse(source.read_text(), str(source))
+        found = [node.lineno for node in ast.walk(tree) if isinstance(node, ast.Assert)]
+        assert found == [], f"{source.name}: assert on lines {found}"
+
+
+def test_the_emulator_imports_the_contract_never_the_client():
+    for source in EMULATOR_SOURCES:
+        for node in ast.walk(ast.parse(source.read_text(), str(source))):
+            if isinstance(node, ast.ImportFrom):
+                names = [("." * node.level) + (node.module or "")]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                continue
+            for name in names:
+                assert "client" not in name.split("."), f"{source.name} imports {name}"
+                assert not name.startswith("...") and name != "..", f"{source.name}: {name}"
+
+
+def test_validation_holds_under_python_optimize():
+    """The same bad requests, to an emulator started with ``python -O`` (asserts stripped)."""
+    with emulator_process("--render-seconds", "0.1", python_flags=("-O",)) as url:
+        for body in BAD_UPLOAD_BODIES:
+            assert_error(httpx.post(f"{url}/v1/files/upload-urls", json=body), 422)
+        assert_error(httpx.post(f"{url}/v1/files/upload-urls", content=b"{"), 400)
+        assert_error(httpx.post(f"{url}/v1/ai-gif-generator", json={"style": {}}), 422)
+        assert_error(httpx.post(f"{url}/v1/ai-gif-generator", content=b"nope"), 400)
+        rule = {"route": "create", "outcome": "error", "code": 7}
+        assert_error(httpx.post(f"{url}/emulator/faults", json=rule), 400, "invalid_request")
+        assert httpx.get(f"{url}/emulator/stats").json()["creates"] == 0
+
+
+# -- the server's logging --------------------------------------------------------------------
+
+
+def test_importing_the_server_leaves_uvicorns_logger_alone():
+    code = (
+        "import logging, magicgif_widget.emulator.server as s; "
+        "print(len(logging.getLogger(s.RESET_LOGGER).filters))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "0"
+
+
+def test_starting_servers_installs_the_reset_filter_once(server: Server):
+    from magicgif_widget.emulator.server import RESET_LOGGER, hide_resets
+
+    with serving(render_seconds=0.1), serving(render_seconds=0.1):
+        hide_resets()
+    filters = logging.getLogger(RESET_LOGGER).filters
+    assert [type(f).__name__ for f in filters] == ["_HideResets"]
+
+
+# -- the vendor's errors, as the emulator produces them ---------------------------------------
+
+
+@pytest.mark.parametrize("code", [*JOB_ERRORS, "mystery_failure"])
+def test_an_error_rule_picks_the_jobs_error_code_and_refunds(server: Server, code: str):
+    server.reset(render_seconds=0.1)
+    before = account_credits(server.url)
+    server.fault(route="create", outcome="error", code=code)
+    res = create(server.url)
+    assert res.json()["credits_charged"] == CREDITS_PER_GIF
+    assert account_credits(server.url) == before - CREDITS_PER_GIF
+    body = wait_final(server.url, res.json()["id"])
+    assert body["status"] == "error" and body["downloads"] == []
+    assert body["error"] == {"code": code, "message": "The emulator was told to fail this job."}
+    assert body["credits_charged"] == body["total_frame_cost"] == 0
+    assert account_credits(server.url) == before
+    assert server.stats()["faults_applied"] == 1
+
+
+def test_an_error_rule_without_a_code_says_render_failed(server: Server):
+    server.reset(render_seconds=0.1)
+    server.fault(route="create", outcome="error", message="The GPU caught fire.")
+    body = wait_final(server.url, create_id(server.url))
+    assert body["error"] == {"code": "render_failed", "message": "The GPU caught fire."}
+    assert server.stats()["faults_applied"] == 1
+
+
+def test_a_message_only_error_body(server: Server):
+    server.fault(route="account", status=401, body="message", message="Unauthorized")
+    res = httpx.get(f"{server.url}/v1/account")
+    assert res.status_code == 401 and res.json() == {"message": "Unauthorized"}
+    assert server.stats()["faults_applied"] == 1
+    assert httpx.get(f"{server.url}/v1/account").status_code == 200  # spent
+
+
+def test_an_html_error_body(server: Server):
+    server.fault(route="account", status=502, body="html")
+    res = httpx.get(f"{server.url}/v1/account")
+    assert res.status_code == 502 and res.headers["content-type"].startswith("text/html")
+    with pytest.raises(ValueError):
+        res.json()
+    assert server.stats()["faults_applied"] == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [
+        (400, "invalid_request"),
+        (401, "unauthorized"),
+        (402, "insufficient_credits"),
+        (404, "not_found"),
+        (422, "unprocessable_entity"),
+        (429, "rate_limited"),
+        (500, "internal_server_error"),
+        (502, "injected_fault"),
+        (503, "injected_fault"),
+    ],
+)
+def test_an_injected_status_answers_the_contracts_code(server: Server, status: int, code: str):
+    server.fault(route="account", status=status)
+    assert_error(httpx.get(f"{server.url}/v1/account"), status, code)
+    assert server.stats()["faults_applied"] == 1
+
+
+def test_an_injected_status_takes_a_chosen_code_and_message(server: Server):
+    server.fault(route="create", status=402, code="subscription_required", message="subscribe")
+    res = create(server.url)
+    assert res.status_code == 402
+    assert res.json() == {"code": "subscription_required", "message": "subscribe"}
+    assert server.stats()["faults_applied"] == 1 and server.stats()["creates"] == 0
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        {"route": "create", "outcome": "canceled", "code": "content_policy_violation"},
+        {"route": "create", "outcome": "never", "message": "x"},
+        {"route": "create", "outcome": "error", "code": 7},
+        {"route": "create", "outcome": "error", "code": ""},
+        {"route": "create", "outcome": "error", "code": "x" * 81},
+        {"route": "create", "outcome": "error", "message": "two\nlines"},
+        {"route": "create", "outcome": "error", "body": "message"},
+        {"route": "poll", "kind": "delay", "seconds": 1, "code": "x"},
+        {"route": "poll", "status": 401, "body": "xml"},
+        {"route": "poll", "status": 401, "body": "message", "code": "unauthorized"},
+        {"route": "poll", "status": 502, "body": "html", "message": "down"},
+        {"route": "poll", "status": True},
+        {"route": "poll", "status": 503, "retry_after": True},
+    ],
+)
+def test_malformed_vendor_error_rules_are_400(server: Server, rule: dict[str, Any]):
+    res = httpx.post(f"{server.url}/emulator/faults", json=rule)
+    assert_error(res, 400, "invalid_request")
+    assert httpx.get(f"{server.url}/emulator/faults").json()["faults"] == []
+
+
+def test_fault_rules_list_their_choices(server: Server):
+    server.fault(route="create", outcome="error", code="processing_timeout")
+    server.fault(route="poll", status=401, body="message", message="Unauthorized")
+    listed = httpx.get(f"{server.url}/emulator/faults").json()["faults"]
+    chosen = [{k: v for k, v in r.items() if k not in ("times", "seconds")} for r in listed]
+    assert chosen == [
+        {"route": "create", "outcome": "error", "code": "processing_timeout"},
+        {"route": "poll", "status": 401, "body": "message", "message": "Unauthorized"},
+    ]

@@ -1,4 +1,16 @@
-"""The emulator: Magic Hour's contract as an ASGI app, plus ``/emulator/*`` test hooks."""
+"""The emulator: Magic Hour's contract as an ASGI app, plus ``/emulator/*`` test hooks.
+
+Every refusal is the contract's JSON ``{"code", "message"}``: 400 ``invalid_request`` for a
+body that is not JSON, 422 ``unprocessable_entity`` for values that break the contract. The
+checks are plain code, not ``assert`` (which ``python -O`` strips).
+
+Test hooks: ``POST /emulator/faults`` adds a fault rule (syntax in ``faults.py``: injected
+HTTP errors, message-only or non-JSON error bodies, resets, delays, and jobs planned to fail
+with a chosen ``error.code``), ``GET /emulator/faults`` lists the live ones,
+``GET /emulator/stats`` counts requests, operations and ``faults_applied`` and shows the
+credit balance, ``GET /emulator/jobs`` the jobs' planned times, ``POST /emulator/reset``
+forgets everything.
+"""
 
 from __future__ import annotations
 
@@ -18,14 +30,21 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from ..contract import CREDITS_PER_GIF, MEDIA_TYPES, OUTPUT_FORMATS, PROMPT_MAX_CHARS
+from ..contract import (
+    CREDITS_PER_GIF,
+    DEFAULT_FORMAT,
+    MEDIA_TYPES,
+    OUTPUT_FORMATS,
+    PROMPT_MAX_CHARS,
+    UPLOAD_TYPES,
+)
 from . import render
-from .faults import Fault, FaultError, Faults
-from .jobs import JobStore, iso
+from .faults import Fault, FaultError, Faults, default_code
+from .jobs import JobStore, Plan, iso
 from .openapi import OPENAPI
 from .timing import Drawn
 
@@ -61,6 +80,19 @@ def error(
     status: int, code: str, message: str, headers: dict[str, str] | None = None
 ) -> JSONResponse:
     return JSONResponse({"code": code, "message": message}, status, headers=headers)
+
+
+def injected(rule: Fault, route: str) -> Response:
+    """The answer of a ``status`` fault rule, in the body shape the rule asks for."""
+    status = rule.status or 500
+    headers = {"retry-after": f"{rule.retry_after:g}"} if rule.retry_after is not None else None
+    message = rule.message or f"fault injected on {route}"
+    if rule.body == "html":  # what a proxy in front of the API sends: not JSON at all
+        page = f"<html><body><h1>{status}</h1><p>fault injected on {route}</p></body></html>"
+        return HTMLResponse(page, status, headers=headers)
+    if rule.body == "message":  # the vendor's errors page shows bodies without a code
+        return JSONResponse({"message": message}, status, headers=headers)
+    return error(status, rule.code or default_code(status), message, headers)
 
 
 @functools.lru_cache(maxsize=64)
@@ -147,7 +179,8 @@ class Emulator:
         ]
 
     async def _http_error(self, request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, HTTPException)
+        if not isinstance(exc, HTTPException):  # Starlette routes only HTTPException here
+            return self._crash(request, exc)
         if exc.status_code == 404:
             return error(404, "not_found", f"no route for {request.method} {request.url.path}")
         if exc.status_code == 405:
@@ -179,11 +212,7 @@ class Emulator:
         if rule is None:
             return None
         if rule.status is not None:
-            headers = (
-                {"retry-after": f"{rule.retry_after:g}"} if rule.retry_after is not None else None
-            )
-            code = "rate_limited" if rule.status == 429 else "injected_fault"
-            return error(rule.status, code, f"fault injected on {route}", headers)
+            return injected(rule, route)
         if route == "create":  # applied after the job is made: the worst case
             request.state.fault = rule
             return None
@@ -229,7 +258,7 @@ class Emulator:
         problem = _check_create(body)
         if problem:
             return error(422, "unprocessable_entity", problem)
-        fmt = body.get("output_format") or "gif"
+        fmt = body.get("output_format") or DEFAULT_FORMAT
         missing = render.cannot_draw(fmt)
         if missing:  # refused before a job exists, so nothing is charged
             return error(422, "unprocessable_entity", missing)
@@ -249,9 +278,10 @@ class Emulator:
             {"id": job.id, "credits_charged": CREDITS_PER_GIF, "frame_cost": CREDITS_PER_GIF}
         )
 
-    def _planned_outcome(self) -> str:
+    def _planned_outcome(self) -> Plan:
+        """The next outcome rule's plan (its error code and message too), else completion."""
         planned = self.faults.take("create", outcome=True)
-        return planned.outcome if planned is not None and planned.outcome else "complete"
+        return planned.plan() if planned is not None else Plan()
 
     async def project(self, request: Request) -> Response:
         """One route per path, so a 405's ``Allow`` lists every method the path takes."""
@@ -298,17 +328,9 @@ class Emulator:
             return error(400, "invalid_request", "the body is not valid JSON")
         except ClientDisconnect:
             return error(400, "invalid_request", "the client went away before sending the body")
-        try:
-            items = body["items"]
-            assert isinstance(items, list) and items
-            specs = [(i["extension"], i["type"]) for i in items]
-            assert all(isinstance(e, str) and e.isalnum() and e.isascii() for e, _ in specs)
-            assert all(t in ("image", "video", "audio") for _, t in specs)
-            specs = [(e.lower(), t) for e, t in specs]
-        except (KeyError, TypeError, AssertionError, AttributeError):
-            return error(
-                422, "unprocessable_entity", "items must be a non-empty list of {extension, type}"
-            )
+        specs = _upload_specs(body)
+        if isinstance(specs, str):
+            return error(422, "unprocessable_entity", specs)
         out = []
         for ext, _kind in specs:
             key = secrets.token_hex(8)
@@ -364,7 +386,9 @@ class Emulator:
             await early(scope, receive, send)
             return
         job = self.store.get(request.path_params["id"])
-        assert job is not None
+        if job is None:  # deleted by a reset between the check and here
+            await error(404, "not_found", "no such output")(scope, receive, send)
+            return
         rule: Fault | None = getattr(request.state, "fault", None)
         data = await self._output(job.prompt, job.output_format)
         headers = [
@@ -506,5 +530,25 @@ def _check_create(body: Any) -> str | None:
         return "name must be a string"
     fmt = body.get("output_format")
     if fmt is not None and fmt not in OUTPUT_FORMATS:
-        return "output_format must be one of gif, mp4, webm"
+        return f"output_format must be one of {', '.join(OUTPUT_FORMATS)}"
     return None
+
+
+def _upload_specs(body: Any) -> list[tuple[str, str]] | str:
+    """An upload-urls body's ``(extension, type)`` pairs (extension lowercased), or why the
+    body breaks the contract."""
+    shape = "items must be a non-empty list of {extension, type}"
+    items = body.get("items") if isinstance(body, dict) else None
+    if not isinstance(items, list) or not items:
+        return shape
+    specs = []
+    for n, item in enumerate(items):
+        if not isinstance(item, dict) or "extension" not in item or "type" not in item:
+            return f"{shape}; items[{n}] is not"
+        ext, kind = item["extension"], item["type"]
+        if not (isinstance(ext, str) and ext.isascii() and ext.isalnum()):
+            return f"items[{n}].extension must be letters and digits, like png"
+        if kind not in UPLOAD_TYPES:
+            return f"items[{n}].type must be one of {', '.join(UPLOAD_TYPES)}"
+        specs.append((ext.lower(), kind))
+    return specs

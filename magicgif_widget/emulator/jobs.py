@@ -1,4 +1,10 @@
-"""Emulated jobs: status is a pure function of elapsed time and the job's planned outcome."""
+"""Emulated jobs: status is a pure function of elapsed time and the job's planned outcome.
+
+A job is planned at its create (``Plan``): it completes, fails, is canceled or never ends.
+A failed job shows ``status: "error"`` with ``error: {"code", "message"}`` (the code its
+outcome rule chose, ``render_failed`` by default) and, as Magic Hour does, refunds its
+credits: the project's ``credits_charged`` becomes 0 and the account balance goes back up.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +17,27 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from ..contract import CREDITS_PER_GIF
+from ..contract import CREDITS_PER_GIF, PROJECT_TYPE
 from .timing import Drawn, Fixed
 
 OUTCOMES = ("complete", "error", "canceled", "never")
+DEFAULT_ERROR_CODE = "render_failed"  # a failed job's code when its rule names none
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How a job ends; for ``error``, the ``error.code`` and ``error.message`` it shows."""
+
+    outcome: str = "complete"
+    error_code: str | None = None
+    error_message: str | None = None
+
+    def error_json(self) -> dict[str, str]:
+        code = self.error_code or DEFAULT_ERROR_CODE
+        message = self.error_message or "The emulator was told to fail this job."
+        return {"code": code, "message": message}
+
+
 _ALPHABET = string.ascii_lowercase + string.digits
 
 
@@ -38,6 +61,7 @@ class Job:
     render_seconds: float  # creation to final status, queue included
     outcome: str = "complete"
     queued_seconds: float = 0.0
+    plan: Plan = field(default_factory=Plan)  # the error's code and message, for ``error``
     polls: int = 0  # GETs of this project
     created_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
     started: float = field(default_factory=time.monotonic)
@@ -62,18 +86,14 @@ class Job:
             "id": self.id,
             "name": self.name,
             "status": status,
-            "type": "AI_GIF",
+            "type": PROJECT_TYPE,
             "created_at": iso(self.created_at),
             "enabled": self.enabled,
             "image_count": 1 if done else 0,
             "credits_charged": self.charged(now),
             "total_frame_cost": self.charged(now),
             "downloads": downloads if done else [],
-            "error": (
-                {"code": "render_failed", "message": "The sandbox was told to fail this job."}
-                if status == "error"
-                else None
-            ),
+            "error": self.plan.error_json() if status == "error" else None,
         }
 
 
@@ -114,23 +134,27 @@ class JobStore:
         return self.initial_credits - spent
 
     def create(
-        self, prompt: str, name: str, output_format: str, outcome: Callable[[], str]
+        self, prompt: str, name: str, output_format: str, outcome: Callable[[], str | Plan]
     ) -> Job | None:
-        """A new job ending as ``outcome()`` says, or None when the balance cannot pay for it."""
+        """A new job ending as ``outcome()`` says (an outcome name, or a ``Plan``), or None when
+        the balance cannot pay for it (then ``outcome`` is not called, so no rule is spent)."""
         now = time.monotonic()
         with self.lock:
             spent = sum(job.charged(now) for job in self.jobs.values())
             if self.initial_credits - spent < CREDITS_PER_GIF:
                 return None
             phases = (self.timing or Fixed(self.render_seconds)).draw(prompt)
+            planned = outcome()
+            plan = planned if isinstance(planned, Plan) else Plan(planned)
             job = Job(
                 new_id(),
                 prompt,
                 name,
                 output_format,
                 phases.total,
-                outcome(),
+                plan.outcome,
                 queued_seconds=phases.queued,
+                plan=plan,
             )
             self.jobs[job.id] = job
             self.counts.creates += 1

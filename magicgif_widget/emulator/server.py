@@ -1,18 +1,16 @@
-"""Serve an emulator over real HTTP: in the foreground (the CLI) or on a background thread."""
+"""Serve an emulator over real HTTP: in the foreground (the CLI) or on a background thread.
+
+Importing this module changes no logging: starting a server hides injected resets from
+uvicorn's error log (``hide_resets``), once per process however many servers start.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Iterator
 
-import httpx
 import uvicorn
 
 from .app import EmulatedReset, Emulator
@@ -26,7 +24,16 @@ class _HideResets(logging.Filter):
         return not isinstance(exc, EmulatedReset)
 
 
-logging.getLogger("uvicorn.error").addFilter(_HideResets())
+RESET_LOGGER = "uvicorn.error"  # where uvicorn logs an app's exceptions
+_filter_lock = threading.Lock()
+
+
+def hide_resets() -> None:
+    """Keep injected resets' tracebacks out of uvicorn's error log; a second call does nothing."""
+    logger = logging.getLogger(RESET_LOGGER)
+    with _filter_lock:
+        if not any(isinstance(f, _HideResets) for f in logger.filters):
+            logger.addFilter(_HideResets())
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -53,7 +60,9 @@ def serve(
     emulator: Emulator, host: str = "127.0.0.1", port: int = 8000, log_level: str = "info"
 ) -> None:
     """Serve until interrupted."""
-    uvicorn.Server(_config(emulator, host, port, log_level)).run()
+    server = uvicorn.Server(_config(emulator, host, port, log_level))
+    hide_resets()
+    server.run()
 
 
 class BackgroundServer:
@@ -75,6 +84,7 @@ class BackgroundServer:
         self._thread = threading.Thread(target=self._server.run, name="emulator", daemon=True)
 
     def start(self, timeout: float = 10.0) -> BackgroundServer:
+        hide_resets()
         self._thread.start()
         deadline = time.monotonic() + timeout
         while not self._server.started:
@@ -92,43 +102,3 @@ class BackgroundServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-@contextlib.contextmanager
-def emulator_process(*args: str, host: str = "127.0.0.1", timeout: float = 20.0) -> Iterator[str]:
-    """``magicgif emulator ARGS`` in its own process on a free port; yields its base URL.
-
-    Waits until it answers, and stops it with SIGINT (as Ctrl-C would) on exit.
-    """
-    port = free_port(host)
-    cmd = [
-        sys.executable,
-        "-m",
-        "magicgif_widget.cli",
-        "emulator",
-        "--host",
-        host,
-        "--port",
-        str(port),
-        *args,
-    ]
-    url = f"http://{host}:{port}"
-    with subprocess.Popen(cmd, stderr=subprocess.DEVNULL) as proc:
-        try:
-            deadline = time.monotonic() + timeout
-            while True:
-                try:
-                    if httpx.get(f"{url}/emulator/health", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the emulator did not start on {url}")
-                time.sleep(0.05)
-            yield url
-        finally:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()

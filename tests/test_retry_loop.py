@@ -365,25 +365,11 @@ def expected_error(path: str, injected: Injected) -> type[MagicHourError]:
     return ServerError if injected.status else NetworkError
 
 
-# Found by these tests: an HTTP status that runs out of tries on an API call or an upload
-# raises the error built from the last answer (``Transient(..., lambda n: error)`` in
-# ``Transport.call`` and ``AsyncFiles._put``), which never says how many tries were made;
-# a download says "after 4 tries", as network failures on every path do.
-NO_TRY_COUNT = pytest.mark.xfail(
-    raises=AssertionError,
-    strict=True,
-    reason="API calls (the create too) and uploads give up on an HTTP status without saying "
-    "how many tries were made",
-)
-
-
 def _give_up_cases() -> list[Any]:
     cases = []
     for path in PATHS:
         for fault in GIVE_UP:
-            marks = (
-                [NO_TRY_COUNT] if path != "download" and fault not in ("reset", "connect") else []
-            )
+            marks = []
             cases.append(pytest.param(path, fault, marks=marks, id=f"{path}-{fault}"))
     return cases
 
@@ -544,7 +530,7 @@ async def test_the_create_is_never_resent_once_it_may_have_arrived(
 @pytest.mark.parametrize(
     ("fault", "error"),
     [
-        pytest.param("429", RateLimitError, marks=NO_TRY_COUNT, id="429"),
+        pytest.param("429", RateLimitError, id="429"),
         pytest.param("connect", NetworkError, id="connect"),
     ],
 )

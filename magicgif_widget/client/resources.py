@@ -305,10 +305,14 @@ class AsyncFiles:
             if status < 300:
                 return
             wait = parse_retry_after(response.headers.get("retry-after"))
-            error = transport.error_from(response, "upload", None, wait)
             if transient_status(status, idempotent=True):
-                raise Transient(f"HTTP {status}", lambda n: error, wait, status)
-            raise error
+                raise Transient(
+                    f"HTTP {status}",
+                    lambda n: transport.error_from(response, "upload", None, wait, n),
+                    wait,
+                    status,
+                )
+            raise transport.error_from(response, "upload", None, wait)
 
         await transport.retrying(once, operation="upload")
 

@@ -154,10 +154,14 @@ class Transport:
             if status < 300 or (status == done_if_retry_finds and tries > 1):
                 return response  # (an earlier try did it; its answer was lost)
             retry_after = parse_retry_after(response.headers.get("retry-after"))
-            error = self.error_from(response, operation, project_id, retry_after)
             if transient_status(status, idempotent=idempotent):
-                raise Transient(f"HTTP {status}", lambda n: error, retry_after, status)
-            raise error
+                raise Transient(
+                    f"HTTP {status}",
+                    lambda n: self.error_from(response, operation, project_id, retry_after, n),
+                    retry_after,
+                    status,
+                )
+            raise self.error_from(response, operation, project_id, retry_after)
 
         return await self.retrying(
             once, operation=operation, project_id=project_id, on_retry=on_retry
@@ -249,6 +253,7 @@ class Transport:
         operation: str,
         project_id: str | None,
         retry_after: float | None = None,
+        tries: int = 1,
     ) -> MagicHourError:
         """The typed error for a non-2xx response (the body's code and message, redacted)."""
         status = response.status_code
@@ -264,6 +269,8 @@ class Transport:
             text += f" ({hint})"
         if status >= 500 and operation == "create":
             text += "; not retried, since the job may exist and a retry could charge twice"
+        if tries > 1:
+            text += f"; gave up after {tries} tries"
         cls = error_for_status(status)
         kwargs: dict[str, Any] = {"status_code": status, "code": code, "project_id": project_id}
         if cls is RateLimitError:

@@ -1,6 +1,88 @@
 // magicgif-widget front end: plain ES module for anywidget, no framework, no npm at runtime.
-// State lives in the kernel's traits; the API's limits come from the `limits` trait; media
-// arrives as binary message chunks, or base64 text chunks in hosts that drop binary buffers.
+// State lives in the kernel's traits; the API's limits come from the `limits` trait, the bar's
+// shape from `progress` and `progress_curve`; media arrives as binary message chunks, or
+// base64 text chunks in hosts that drop binary buffers.
+//
+// A view is a list of parts (PARTS, at the end), each built by one function from a Context:
+// its nodes, the model events it redraws on, and how. A new part (a list trait, a line of
+// account facts) is one more function in that list.
+
+/**
+ * @typedef {object} Limits  What the front end shows of the API's rules (contract.py).
+ * @property {string[]} formats
+ * @property {number} prompt_max_chars
+ * @property {number} gallery_max
+ * @property {number} media_timeout_ms
+ *
+ * @typedef {object} MediaEntry  A result: the current one (`media`) or one in `history`.
+ * @property {string} key  what the kernel serves its file by
+ * @property {string} project_id
+ * @property {string} prompt
+ * @property {string} name
+ * @property {string} format
+ * @property {string} mime
+ * @property {string} filename
+ * @property {number} size  bytes
+ * @property {number} credits
+ *
+ * @typedef {object} Card  One prompt of a gallery.
+ * @property {number} index
+ * @property {string} prompt
+ * @property {string} status
+ * @property {string} project_id
+ * @property {string} key  empty until its file is ready
+ * @property {string} [format]
+ * @property {string} [mime]
+ * @property {string} [filename]
+ * @property {string} [error]
+ *
+ * @typedef {object} Traits  The model's synced traits (GifWidget, widget/gif_widget.py).
+ * @property {string} prompt
+ * @property {string} output_format
+ * @property {string} name
+ * @property {boolean} gallery_mode
+ * @property {string} status
+ * @property {boolean} running
+ * @property {number} progress  percent: the bar's floor
+ * @property {[number, number][]} progress_curve  [seconds into the phase, percent] points
+ * @property {number} phase_started  ms since the epoch, the kernel's clock
+ * @property {number} job_started
+ * @property {number} render_estimate  seconds
+ * @property {string} error
+ * @property {string} notice
+ * @property {string} project_id
+ * @property {number} credits_charged
+ * @property {string} summary
+ * @property {MediaEntry | {}} media
+ * @property {MediaEntry[]} history
+ * @property {Card[]} gallery
+ * @property {boolean} sandbox
+ * @property {Limits} limits
+ * @property {string} still_id
+ *
+ * @typedef {object} Model  anywidget's model: Backbone's in Jupyter, its own in marimo.
+ * @property {<K extends keyof Traits>(key: K) => Traits[K]} get
+ * @property {<K extends keyof Traits>(key: K, value: Traits[K]) => void} set
+ * @property {() => void} save_changes
+ * @property {(content: object) => void} send
+ * @property {(name: string, fn: (...args: any[]) => void) => void} on  one event name
+ * @property {(name: string, fn: (...args: any[]) => void) => void} off
+ *
+ * @typedef {object} Context  What every part of one view shares.
+ * @property {Model} model
+ * @property {MediaCache} cache
+ * @property {Limits} limits
+ * @property {string} id  prefix of this view's element ids
+ * @property {(names: string, fn: () => void) => void} on  listen to space-separated events
+ * @property {(fn: () => void) => void} cleanup  run `fn` when the view goes
+ * @property {(message: string) => void} alert  show a message in the alert area
+ * @property {() => HTMLElement} root  the view's outer element
+ *
+ * @typedef {object} Part  A piece of the view.
+ * @property {Node[]} nodes  its elements, in page order
+ * @property {string} [events]  the model events it redraws on, space-separated
+ * @property {() => void} [update]  redraw from the model (also once, at the start)
+ */
 
 const LABELS = {
   idle: "Ready",
@@ -16,33 +98,18 @@ const LABELS = {
 };
 let uid = 0;
 const newId = () => (globalThis.crypto?.randomUUID?.() ?? `${Date.now()}-${Math.random()}`).slice(0, 13);
-const chars = (text) => [...text].length; // code points, as the API counts them
-const caches = new WeakMap(); // model -> {cache, views, timer}: views of one model share media
+/** @param {string} text @returns {number} code points, as the API counts them */
+const chars = (text) => [...text].length;
+/** @param {string} status @returns {string} */
+const label = (status) => LABELS[/** @type {keyof LABELS} */ (status)] ?? status;
 
-function sharedCache(model) {
-  let entry = caches.get(model);
-  if (!entry) {
-    entry = { cache: new MediaCache(model), views: 0, timer: null };
-    caches.set(model, entry);
-  }
-  clearTimeout(entry.timer);
-  entry.views += 1;
-  return {
-    cache: entry.cache,
-    release() {
-      entry.views -= 1;
-      if (entry.views > 0) return;
-      // A view replaced by a re-render comes back at once: keep the media a little while.
-      entry.timer = setTimeout(() => {
-        if (entry.views === 0) {
-          entry.cache.dispose();
-          caches.delete(model);
-        }
-      }, 10_000);
-    },
-  };
-}
-
+/**
+ * An element with attributes, listeners (`onclick`…) and children.
+ * @param {string} tag
+ * @param {Record<string, any>} [attrs]
+ * @param {...(Node | string | null | undefined | false)} children
+ * @returns {HTMLElement}
+ */
 function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
   for (const [key, value] of Object.entries(attrs)) {
@@ -55,6 +122,14 @@ function h(tag, attrs = {}, ...children) {
   for (const child of children) if (child) el.append(child);
   return el;
 }
+
+/** @param {HTMLElement} el @param {string} text shown, or the element hidden when empty */
+function showText(el, text) {
+  el.textContent = text;
+  el.hidden = !text;
+}
+
+// ---- media from the kernel ---------------------------------------------------------------
 
 /**
  * @typedef {{type: "media", req: string, key: string, mime: string, chunks: number, size: number,
@@ -79,12 +154,14 @@ function fromBase64(text) {
 /** Fetches media by key from the kernel; chunks are reassembled into one Blob URL.
  * Every request has a deadline, renewed by each chunk: a silent kernel ends in an error. */
 class MediaCache {
+  /** @param {Model} model */
   constructor(model) {
     this.model = model;
     /** @type {Map<string, Promise<string>>} key -> Blob URL */
     this.urls = new Map();
     /** @type {Map<string, Pending>} req -> what is being assembled */
     this.pending = new Map();
+    /** @param {MediaChunk | MediaError} msg @param {(ArrayBuffer | DataView)[] | undefined} buffers */
     this.onMessage = (msg, buffers) => this.receive(msg, buffers);
     model.on("msg:custom", this.onMessage);
   }
@@ -95,7 +172,8 @@ class MediaCache {
     }
     return /** @type {Promise<string>} */ (this.urls.get(key));
   }
-  /** Drop a failed key so the next `get` asks the kernel again (the Retry button). */
+  /** Drop a failed key so the next `get` asks the kernel again (the Retry button).
+   * @param {string} key */
   forget(key) {
     this.urls.delete(key);
   }
@@ -111,7 +189,7 @@ class MediaCache {
   /** @param {string} req @param {Pending} entry */
   arm(req, entry) {
     clearTimeout(entry.timer);
-    const waitMs = (this.model.get("limits") || {}).media_timeout_ms || 20_000;
+    const waitMs = this.model.get("limits").media_timeout_ms;
     entry.timer = setTimeout(() => {
       this.fail(req, entry, `the animation did not arrive from the kernel within ${Math.round(waitMs / 1000)} s`);
     }, waitMs);
@@ -152,7 +230,7 @@ class MediaCache {
     if (entry.got === msg.chunks) {
       clearTimeout(entry.timer);
       this.pending.delete(msg.req);
-      entry.resolve(URL.createObjectURL(new Blob(entry.parts, { type: msg.mime })));
+      entry.resolve(URL.createObjectURL(new Blob(/** @type {BlobPart[]} */ (entry.parts), { type: msg.mime })));
     } else {
       this.arm(msg.req, entry);
     }
@@ -169,8 +247,39 @@ class MediaCache {
   }
 }
 
+/** @type {WeakMap<Model, {cache: MediaCache, views: number, timer: any}>} views of one model share media */
+const caches = new WeakMap();
+
+/** This model's media cache, shared by its views; `release` when a view goes.
+ * @param {Model} model @returns {{cache: MediaCache, release: () => void}} */
+function sharedCache(model) {
+  let entry = caches.get(model);
+  if (!entry) {
+    entry = { cache: new MediaCache(model), views: 0, timer: null };
+    caches.set(model, entry);
+  }
+  const shared = entry;
+  clearTimeout(shared.timer);
+  shared.views += 1;
+  return {
+    cache: shared.cache,
+    release() {
+      shared.views -= 1;
+      if (shared.views > 0) return;
+      // A view replaced by a re-render comes back at once: keep the media a little while.
+      shared.timer = setTimeout(() => {
+        if (shared.views === 0) {
+          shared.cache.dispose();
+          caches.delete(model);
+        }
+      }, 10_000);
+    },
+  };
+}
+
 /** While a view of a widget is on the page, hide that widget's static output (stills.py):
- * it is there for readers without a kernel. Returns the function that shows it again. */
+ * it is there for readers without a kernel. Returns the function that shows it again.
+ * @param {string} id @param {HTMLElement} el @returns {() => void} */
 function hideStill(id, el) {
   if (!id) return () => {};
   const root = el.getRootNode?.() ?? document;
@@ -182,6 +291,7 @@ function hideStill(id, el) {
   return () => style.remove();
 }
 
+/** @param {MediaEntry} media @returns {string} */
 function caption(media) {
   const kb = media.size / 1024;
   const size = kb >= 1024 ? `${(kb / 1024).toFixed(1)} MB` : `${Math.round(kb)} KB`;
@@ -189,332 +299,113 @@ function caption(media) {
   return `${media.format.toUpperCase()} · ${size} · ${media.filename}${cost}`;
 }
 
+/** An <img> for a GIF, a looping muted <video> otherwise.
+ * @param {string} format @param {string} url @param {{thumb?: boolean}} [options] @returns {HTMLElement} */
 function mediaElement(format, url, { thumb = false } = {}) {
   if (format === "gif") return h("img", { src: url, alt: thumb ? "" : "Generated animation", class: "mg-media" });
-  const video = h("video", {
-    src: url,
-    autoplay: true,
-    loop: true,
-    muted: true,
-    playsinline: true,
-    controls: !thumb,
-    class: "mg-media",
-    "aria-label": thumb ? null : "Generated animation",
-  });
+  const video = /** @type {HTMLVideoElement} */ (
+    h("video", {
+      src: url,
+      autoplay: true,
+      loop: true,
+      muted: true,
+      playsinline: true,
+      controls: !thumb,
+      class: "mg-media",
+      "aria-label": thumb ? null : "Generated animation",
+    })
+  );
   video.muted = true; // the attribute alone does not allow autoplay everywhere
   return video;
 }
 
-function render({ model, el, signal }) {
-  const id = `mg-${newId()}-${++uid}`;
-  const shared = sharedCache(model);
-  const cache = shared.cache;
-  const limits = model.get("limits");
-  const cleanups = [() => shared.release(), hideStill(model.get("still_id"), el)];
-  /** Listen to each of the space-separated events: Backbone takes such a list in one call,
-   * but anywidget's model interface (marimo's, for one) takes a single event name. */
-  const on = (names, fn) => {
-    for (const name of names.split(/\s+/)) {
-      model.on(name, fn);
-      cleanups.push(() => model.off(name, fn));
-    }
-  };
-
-  // ---- controls ----------------------------------------------------------------------
-  const prompt = h("textarea", {
-    id: `${id}-prompt`,
-    class: "mg-prompt",
-    rows: 3,
-    placeholder: "Cute dancing cat, pixel art",
-    "aria-describedby": `${id}-count`,
-  });
-  const format = h(
-    "select",
-    { id: `${id}-format`, class: "mg-select" },
-    ...limits.formats.map((f) => h("option", { value: f, text: f.toUpperCase() })),
-  );
-  const name = h("input", { id: `${id}-name`, class: "mg-input", type: "text", placeholder: "optional" });
-  const galleryBox = h("input", { id: `${id}-gallery`, type: "checkbox", class: "mg-checkbox" });
-  const generate = h("button", { type: "button", class: "mg-button mg-primary", text: "Generate" });
-  const cancel = h("button", { type: "button", class: "mg-button", text: "Cancel" });
-  const badge = h("span", { class: "mg-badge", title: "No API token: animations are drawn locally, no AI, no credits" });
-  const hint = h("div", {
-    class: "mg-hint",
-    text: "Sandbox: no API token is set, so animations are drawn locally (no AI, no credits). Set MAGIC_HOUR_API_TOKEN to use Magic Hour.",
-  });
-  const credits = h("span", { class: "mg-credits" });
-  const bar = h("div", { class: "mg-bar-fill" });
-  const progress = h(
-    "div",
-    { class: "mg-bar", role: "progressbar", "aria-valuemin": 0, "aria-valuemax": 100, "aria-valuenow": 0, "aria-label": "Generation progress" },
-    bar,
-  );
-  const statusText = h("span", { "aria-live": "polite" });
-  const elapsedText = h("span", { class: "mg-elapsed" });
-  const summaryText = h("span", { class: "mg-summary" });
-  const statusLine = h("div", { class: "mg-status" }, statusText, elapsedText, summaryText);
-  const alert = h("div", { class: "mg-alert", role: "alert" });
-  const notice = h("div", { class: "mg-notice", role: "status" }); // what became of a job
-  const stage = h("div", { class: "mg-stage" });
-  const gallery = h("div", { class: "mg-gallery", role: "list", "aria-label": "Gallery" });
-  const history = h("div", { class: "mg-history", role: "list", "aria-label": "History" });
-  const counter = h("span", { class: "mg-count", id: `${id}-count` });
-
-  const root = h(
-    "div",
-    { class: "magicgif" },
-    h("div", { class: "mg-header" }, h("span", { class: "mg-title", text: "AI GIF generator" }), badge, credits),
-    hint,
-    h("div", { class: "mg-label" }, h("label", { for: prompt.id, text: "Prompt" }), counter),
-    prompt,
-    h(
-      "div",
-      { class: "mg-row" },
-      h("div", { class: "mg-field" }, h("label", { class: "mg-label-text", for: format.id, text: "Format" }), format),
-      h("div", { class: "mg-field mg-grow" }, h("label", { class: "mg-label-text", for: name.id, text: "Name" }), name),
-      h(
-        "div",
-        { class: "mg-field mg-check", title: "Generate one animation per line of the prompt, as a gallery" },
-        h("span", { class: "mg-label-text", "aria-hidden": "true", text: "Gallery" }),
-        h("label", { class: "mg-check-label", for: galleryBox.id }, galleryBox, h("span", { text: "One per line" })),
-      ),
-      h("div", { class: "mg-actions" }, generate, cancel),
-    ),
-    h("div", { class: "mg-progress" }, progress, statusLine),
-    alert,
-    notice,
-    stage,
-    gallery,
-    history,
-  );
-  el.append(root);
-  cleanups.push(() => root.remove());
-
-  // ---- view ← model ------------------------------------------------------------------
-  const sync = () => {
-    if (document.activeElement !== prompt) prompt.value = model.get("prompt");
-    if (document.activeElement !== name) name.value = model.get("name");
-    format.value = model.get("output_format");
-    const galleryMode = model.get("gallery_mode");
-    galleryBox.checked = galleryMode;
-    galleryBox.disabled = model.get("running");
-    prompt.placeholder = galleryMode ? "One prompt per line:\nCute dancing cat, pixel art\nA paper boat on a stormy sea" : "Cute dancing cat, pixel art";
-    prompt.rows = galleryMode ? 5 : 3;
-    generate.textContent = galleryMode ? "Generate gallery" : "Generate";
-    const summary = model.get("summary");
-    summaryText.textContent = galleryMode && summary ? ` · ${summary}` : "";
-    const running = model.get("running");
-    generate.disabled = running;
-    cancel.disabled = !running;
-    prompt.setAttribute("aria-busy", running ? "true" : "false");
-    const sandbox = model.get("sandbox");
-    badge.textContent = sandbox ? "sandbox" : "";
-    badge.hidden = !sandbox;
-    hint.hidden = !sandbox;
-    const charged = model.get("credits_charged");
-    credits.textContent = !sandbox && charged ? `${charged} credits charged` : "";
-    updateCounter();
-    const error = model.get("error");
-    alert.textContent = error;
-    alert.hidden = !error;
-    const note = model.get("notice");
-    notice.textContent = note;
-    notice.hidden = !note;
-    root.dataset.status = model.get("status");
-  };
-
-  // The API reports statuses only: between them the bar moves on time, learned from past jobs.
-  // Times are taken on this page's clock when a change arrives (the kernel's may differ).
-  // A view made mid-job or after it (a re-render) starts from the kernel's own durations.
-  const clock = { phase: Date.now(), shown: 0, jobStamp: model.get("job_started") };
-  clock.job = clock.phase - Math.max(0, model.get("phase_started") - model.get("job_started"));
-  const onPhase = () => {
-    clock.phase = Date.now();
-  };
-  const onJob = () => {
-    clock.job = clock.phase = Date.now();
-    clock.shown = 0;
-    clock.jobStamp = model.get("job_started");
-  };
-  const shown = () => {
-    const status = model.get("status");
-    const base = model.get("progress");
-    if (status !== "rendering") return base;
-    const estimate = Math.max(0.5, model.get("render_estimate"));
-    const elapsed = (Date.now() - clock.phase) / 1000;
-    const fraction = elapsed <= estimate ? elapsed / estimate : 1 + Math.log1p((elapsed - estimate) / estimate) / 6;
-    return Math.min(85, Math.max(base, 12 + 70 * Math.min(fraction, 1.04)));
-  };
-  let lastLabel = "";
-  const tick = () => {
-    const status = model.get("status");
-    // Within a job the bar never moves back, whatever the job's end.
-    clock.shown = status === "idle" ? 0 : Math.max(clock.shown, Math.round(shown()));
-    const value = clock.shown;
-    bar.style.width = `${value}%`;
-    progress.setAttribute("aria-valuenow", String(value));
-    progress.dataset.state = status;
-    const active = model.get("running");
-    const seconds = ((active ? Date.now() : clock.phase) - clock.job) / 1000;
-    const label = LABELS[status] ?? status;
-    if (label !== lastLabel) statusText.textContent = lastLabel = label; // announced once
-    elapsedText.textContent = status === "idle" || !clock.jobStamp ? "" : ` · ${Math.max(0, seconds).toFixed(1)} s`;
-  };
-  const timer = setInterval(tick, 100);
-  cleanups.push(() => clearInterval(timer));
-
-  let shownKey = null;
-  const showResult = () => {
-    const media = model.get("media");
-    if (!media || !media.key || media.key === shownKey) return;
-    shownKey = media.key;
-    cache.get(media.key).then(
-      (url) => {
-        if (shownKey !== media.key) return;
-        const figure = h(
-          "figure",
-          { class: "mg-result" },
-          mediaElement(media.format, url),
-          h("figcaption", { text: caption(media) }),
-        );
-        stage.replaceChildren(figure);
-      },
-      (error) => {
-        if (shownKey !== media.key) return;
-        const retry = h("button", {
+/** Fill `thumb` with the item's media, or a Retry link if it cannot be fetched.
+ * @param {Context} ctx @param {HTMLElement} thumb @param {MediaEntry | Card} item */
+function fillThumb(ctx, thumb, item) {
+  ctx.cache.get(item.key).then(
+    (url) => thumb.replaceChildren(mediaElement(item.format || "", url, { thumb: true })),
+    (error) =>
+      thumb.replaceChildren(
+        h("button", {
           type: "button",
-          class: "mg-button",
+          class: "mg-link",
           text: "Retry",
+          title: error.message,
+          "aria-label": `Retry showing ${item.filename}`,
           onclick: () => {
-            cache.forget(media.key);
-            shownKey = null;
-            stage.replaceChildren();
-            showResult();
+            ctx.cache.forget(item.key);
+            fillThumb(ctx, thumb, item);
           },
-        });
-        stage.replaceChildren(
-          h("div", { class: "mg-unavailable", role: "alert" }, h("p", { text: `The result could not be shown: ${error.message}.` }), retry),
-        );
-      },
-    );
-  };
+        }),
+      ),
+  );
+}
 
-  const download = (item) =>
-    cache.get(item.key).then(
+/** A button that saves the item's file through the browser.
+ * @param {Context} ctx @param {MediaEntry | Card} item @returns {HTMLElement} */
+function downloadButton(ctx, item) {
+  const save = () =>
+    ctx.cache.get(item.key).then(
       (url) => {
         const link = h("a", { href: url, download: item.filename });
         document.body.append(link);
         link.click();
         link.remove();
       },
-      (error) => {
-        alert.textContent = `Download failed: ${error.message}`;
-        alert.hidden = false;
-      },
+      (error) => ctx.alert(`Download failed: ${error.message}`),
     );
+  return h("button", {
+    type: "button",
+    class: "mg-link",
+    text: "Download",
+    "aria-label": `Download ${item.filename}`,
+    onclick: save,
+  });
+}
 
-  const fillThumb = (thumb, item) =>
-    cache.get(item.key).then(
-      (url) => thumb.replaceChildren(mediaElement(item.format, url, { thumb: true })),
-      (error) =>
-        thumb.replaceChildren(
-          h("button", {
-            type: "button",
-            class: "mg-link",
-            text: "Retry",
-            title: error.message,
-            "aria-label": `Retry showing ${item.filename}`,
-            onclick: () => {
-              cache.forget(item.key);
-              fillThumb(thumb, item);
-            },
-          }),
-        ),
-    );
-  const downloadButton = (item) =>
-    h("button", {
-      type: "button",
-      class: "mg-link",
-      text: "Download",
-      "aria-label": `Download ${item.filename}`,
-      onclick: () => download(item),
-    });
+// ---- the parts of a view, top to bottom ---------------------------------------------------
 
-  const renderHistory = () => {
-    const items = model.get("history") || [];
-    history.hidden = items.length === 0;
-    history.replaceChildren(
-      ...items.map((item) => {
-        const thumb = h("div", { class: "mg-thumb" });
-        fillThumb(thumb, item);
-        return h(
-          "div",
-          { class: "mg-item", role: "listitem" },
-          thumb,
-          h("div", { class: "mg-item-text", title: item.prompt, text: item.prompt }),
-          h("div", { class: "mg-item-meta", text: item.format.toUpperCase() }),
-          h(
-            "div",
-            { class: "mg-item-actions" },
-            h("button", {
-              type: "button",
-              class: "mg-link",
-              text: "Reuse",
-              "aria-label": `Reuse: ${item.prompt}`,
-              onclick: () => {
-                model.set({ prompt: item.prompt, output_format: item.format, name: item.name || "" });
-                model.save_changes();
-              },
-            }),
-            downloadButton(item),
-          ),
-        );
-      }),
-    );
+/** The title, the sandbox badge, and what the last job cost.
+ * @param {Context} ctx @returns {Part} */
+function header(ctx) {
+  const { model } = ctx;
+  const badge = h("span", { class: "mg-badge", title: "No API token: animations are drawn locally, no AI, no credits" });
+  const credits = h("span", { class: "mg-credits" });
+  const update = () => {
+    const sandbox = model.get("sandbox");
+    showText(badge, sandbox ? "sandbox" : "");
+    const charged = model.get("credits_charged");
+    credits.textContent = !sandbox && charged ? `${charged} credits charged` : "";
   };
+  const el = h("div", { class: "mg-header" }, h("span", { class: "mg-title", text: "AI GIF generator" }), badge, credits);
+  return { nodes: [el], events: "change:sandbox change:credits_charged", update };
+}
 
-  const cards = new Map(); // index -> {card, key, status}: cards update in place
-  const renderGallery = () => {
-    const items = model.get("gallery") || [];
-    gallery.hidden = items.length === 0;
-    if (items.length !== cards.size || items.some((item) => !cards.has(item.index))) {
-      cards.clear();
-      gallery.replaceChildren();
-    }
-    for (const item of items) {
-      let entry = cards.get(item.index);
-      if (!entry) {
-        const thumb = h("div", { class: "mg-thumb mg-card-thumb" });
-        const state = h("div", { class: "mg-card-state" });
-        const actions = h("div", { class: "mg-item-actions" });
-        const card = h(
-          "div",
-          { class: "mg-card", role: "listitem" },
-          thumb,
-          h("div", { class: "mg-item-text", title: item.prompt, text: item.prompt }),
-          state,
-          actions,
-        );
-        entry = { card, thumb, state, actions, key: null, status: null };
-        cards.set(item.index, entry);
-        gallery.append(card);
-      }
-      if (entry.status === item.status && entry.key === (item.key || null)) continue;
-      entry.status = item.status;
-      entry.card.dataset.status = item.status;
-      entry.state.textContent = item.error || LABELS[item.status] || item.status;
-      entry.state.title = item.error || "";
-      if (item.key && entry.key !== item.key) {
-        entry.key = item.key;
-        fillThumb(entry.thumb, item);
-        entry.actions.replaceChildren(downloadButton(item));
-      } else if (!item.key) {
-        entry.thumb.replaceChildren(h("span", { class: "mg-card-wait", text: LABELS[item.status] || item.status }));
-      }
-    }
-  };
+/** What the sandbox is, while there is no token. @param {Context} ctx @returns {Part} */
+function sandboxHint(ctx) {
+  const hint = h("div", {
+    class: "mg-hint",
+    text: "Sandbox: no API token is set, so animations are drawn locally (no AI, no credits). Set MAGIC_HOUR_API_TOKEN to use Magic Hour.",
+  });
+  return { nodes: [hint], events: "change:sandbox", update: () => (hint.hidden = !ctx.model.get("sandbox")) };
+}
 
-  // ---- view → model ------------------------------------------------------------------
+/** Prompt, format, name, gallery mode, Generate and Cancel. @param {Context} ctx @returns {Part} */
+function form(ctx) {
+  const { model, limits, id } = ctx;
+  const counter = h("span", { class: "mg-count", id: `${id}-count` });
+  const prompt = /** @type {HTMLTextAreaElement} */ (
+    h("textarea", { id: `${id}-prompt`, class: "mg-prompt", rows: 3, "aria-describedby": counter.id })
+  );
+  const format = /** @type {HTMLSelectElement} */ (
+    h("select", { id: `${id}-format`, class: "mg-select" }, ...limits.formats.map((f) => h("option", { value: f, text: f.toUpperCase() })))
+  );
+  const name = /** @type {HTMLInputElement} */ (h("input", { id: `${id}-name`, class: "mg-input", type: "text", placeholder: "optional" }));
+  const galleryBox = /** @type {HTMLInputElement} */ (h("input", { id: `${id}-gallery`, type: "checkbox", class: "mg-checkbox" }));
+  const generate = /** @type {HTMLButtonElement} */ (h("button", { type: "button", class: "mg-button mg-primary", text: "Generate" }));
+  const cancel = /** @type {HTMLButtonElement} */ (h("button", { type: "button", class: "mg-button", text: "Cancel" }));
+
+  /** @template {keyof Traits} K @param {K} key @param {Traits[K]} value */
   const push = (key, value) => {
     model.set(key, value);
     model.save_changes();
@@ -528,21 +419,10 @@ function render({ model, el, signal }) {
     model.send({ type: "generate", settings }); // the kernel checks the input and says what is wrong
     if (!prompt.value.trim()) prompt.focus();
   };
-  const updateCounter = () => {
-    if (model.get("gallery_mode")) {
-      const lines = prompt.value.split("\n").filter((line) => line.trim());
-      const long = lines.findIndex((line) => chars(line.trim()) > limits.prompt_max_chars);
-      counter.textContent = long >= 0 ? `line ${long + 1} is over ${limits.prompt_max_chars} characters` : `${lines.length} ${lines.length === 1 ? "prompt" : "prompts"}`;
-      counter.classList.toggle("mg-over", long >= 0 || lines.length > limits.gallery_max);
-      return;
-    }
-    const count = chars(prompt.value);
-    counter.textContent = `${count}/${limits.prompt_max_chars}`;
-    counter.classList.toggle("mg-over", count > limits.prompt_max_chars);
-  };
+  const count = () => updateCounter(counter, prompt.value, model.get("gallery_mode"), limits);
   prompt.addEventListener("input", () => {
     push("prompt", prompt.value);
-    updateCounter();
+    count();
   });
   prompt.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
@@ -555,31 +435,324 @@ function render({ model, el, signal }) {
   galleryBox.addEventListener("change", () => push("gallery_mode", galleryBox.checked));
   generate.addEventListener("click", start);
   cancel.addEventListener("click", () => model.send({ type: "cancel" }));
+  const follow = followFocus(ctx, generate, cancel);
 
-  // Keep the keyboard where the action is: Cancel while running, Generate after.
-  let wasRunning = model.get("running");
-  const moveFocus = () => {
+  const update = () => {
+    if (document.activeElement !== prompt) prompt.value = model.get("prompt");
+    if (document.activeElement !== name) name.value = model.get("name");
+    format.value = model.get("output_format");
+    const galleryMode = model.get("gallery_mode");
     const running = model.get("running");
+    galleryBox.checked = galleryMode;
+    galleryBox.disabled = running;
+    prompt.placeholder = galleryMode ? "One prompt per line:\nCute dancing cat, pixel art\nA paper boat on a stormy sea" : "Cute dancing cat, pixel art";
+    prompt.rows = galleryMode ? 5 : 3;
+    generate.textContent = galleryMode ? "Generate gallery" : "Generate";
+    generate.disabled = running;
+    cancel.disabled = !running;
+    prompt.setAttribute("aria-busy", running ? "true" : "false");
+    count();
+    follow(); // after the buttons' state: a disabled button takes no focus
+  };
+  const field = (/** @type {string} */ cls, /** @type {HTMLElement} */ control, /** @type {string} */ text) =>
+    h("div", { class: cls }, h("label", { class: "mg-label-text", for: control.id, text }), control);
+  const nodes = [
+    h("div", { class: "mg-label" }, h("label", { for: prompt.id, text: "Prompt" }), counter),
+    prompt,
+    h(
+      "div",
+      { class: "mg-row" },
+      field("mg-field", format, "Format"),
+      field("mg-field mg-grow", name, "Name"),
+      h(
+        "div",
+        { class: "mg-field mg-check", title: "Generate one animation per line of the prompt, as a gallery" },
+        h("span", { class: "mg-label-text", "aria-hidden": "true", text: "Gallery" }),
+        h("label", { class: "mg-check-label", for: galleryBox.id }, galleryBox, h("span", { text: "One per line" })),
+      ),
+      h("div", { class: "mg-actions" }, generate, cancel),
+    ),
+  ];
+  return { nodes, events: "change:prompt change:name change:output_format change:running change:gallery_mode", update };
+}
+
+/** The prompt's length against the limit; in gallery mode, its lines and the first too long.
+ * @param {HTMLElement} counter @param {string} text @param {boolean} galleryMode @param {Limits} limits */
+function updateCounter(counter, text, galleryMode, limits) {
+  const max = limits.prompt_max_chars;
+  if (galleryMode) {
+    const lines = text.split("\n").filter((line) => line.trim());
+    const long = lines.findIndex((line) => chars(line.trim()) > max);
+    counter.textContent = long >= 0 ? `line ${long + 1} is over ${max} characters` : `${lines.length} ${lines.length === 1 ? "prompt" : "prompts"}`;
+    counter.classList.toggle("mg-over", long >= 0 || lines.length > limits.gallery_max);
+    return;
+  }
+  const count = chars(text);
+  counter.textContent = `${count}/${max}`;
+  counter.classList.toggle("mg-over", count > max);
+}
+
+/** Keep the keyboard where the action is: Cancel while running, Generate after.
+ * @param {Context} ctx @param {HTMLElement} generate @param {HTMLElement} cancel @returns {() => void} */
+function followFocus(ctx, generate, cancel) {
+  let wasRunning = ctx.model.get("running");
+  return () => {
+    const running = ctx.model.get("running");
     if (running === wasRunning) return;
     wasRunning = running;
-    const inside = root.contains(document.activeElement) || document.activeElement === document.body;
-    if (!inside) return;
-    if (running && (document.activeElement === generate || document.activeElement === document.body)) cancel.focus();
-    else if (!running && (document.activeElement === cancel || document.activeElement === document.body)) generate.focus();
+    const active = document.activeElement;
+    if (!(ctx.root().contains(active) || active === document.body)) return;
+    if (running && (active === generate || active === document.body)) cancel.focus();
+    else if (!running && (active === cancel || active === document.body)) generate.focus();
   };
-  on("change:prompt change:name change:output_format change:running change:sandbox change:credits_charged change:error change:notice change:status", sync);
-  on("change:running", moveFocus);
-  on("change:phase_started", onPhase);
-  on("change:job_started", onJob);
-  on("change:media", showResult);
-  on("change:history", renderHistory);
-  on("change:gallery", renderGallery);
-  on("change:gallery_mode change:summary", sync);
-  sync();
-  tick();
-  showResult();
-  renderHistory();
-  renderGallery();
+}
+
+/** The bar, the status (announced once per change), the elapsed time and a gallery's summary.
+ * Between status reports the bar follows the kernel's `progress_curve`; times are taken on this
+ * page's clock when a change arrives (the kernel's may differ), and a view made mid-job or
+ * after it starts from the kernel's own durations. @param {Context} ctx @returns {Part} */
+function progressLine(ctx) {
+  const { model } = ctx;
+  const fill = h("div", { class: "mg-bar-fill" });
+  const bar = h(
+    "div",
+    { class: "mg-bar", role: "progressbar", "aria-valuemin": 0, "aria-valuemax": 100, "aria-valuenow": 0, "aria-label": "Generation progress" },
+    fill,
+  );
+  const statusText = h("span", { "aria-live": "polite" });
+  const elapsedText = h("span", { class: "mg-elapsed" });
+  const summaryText = h("span", { class: "mg-summary" });
+  const clock = { phase: Date.now(), job: 0, shown: 0, jobStamp: model.get("job_started") };
+  clock.job = clock.phase - Math.max(0, model.get("phase_started") - model.get("job_started"));
+  ctx.on("change:phase_started", () => {
+    clock.phase = Date.now();
+  });
+  ctx.on("change:job_started", () => {
+    clock.job = clock.phase = Date.now();
+    clock.shown = 0;
+    clock.jobStamp = model.get("job_started");
+  });
+  let lastLabel = "";
+  const tick = () => {
+    const status = model.get("status");
+    // Within a job the bar never moves back, whatever the job's end.
+    const now = Math.round(barValue(model, (Date.now() - clock.phase) / 1000));
+    clock.shown = status === "idle" ? 0 : Math.max(clock.shown, now);
+    fill.style.width = `${clock.shown}%`;
+    bar.setAttribute("aria-valuenow", String(clock.shown));
+    bar.dataset.state = status;
+    const seconds = ((model.get("running") ? Date.now() : clock.phase) - clock.job) / 1000;
+    const text = label(status);
+    if (text !== lastLabel) statusText.textContent = lastLabel = text; // announced once
+    elapsedText.textContent = status === "idle" || !clock.jobStamp ? "" : ` · ${Math.max(0, seconds).toFixed(1)} s`;
+  };
+  const timer = setInterval(tick, 100);
+  ctx.cleanup(() => clearInterval(timer));
+  const update = () => {
+    const summary = model.get("summary");
+    summaryText.textContent = model.get("gallery_mode") && summary ? ` · ${summary}` : "";
+    tick();
+  };
+  const el = h("div", { class: "mg-progress" }, bar, h("div", { class: "mg-status" }, statusText, elapsedText, summaryText));
+  return { nodes: [el], events: "change:gallery_mode change:summary", update };
+}
+
+/** Where the bar stands `seconds` into the phase: the kernel's `progress`, or further along
+ * `progress_curve` while a job runs. @param {Model} model @param {number} seconds @returns {number} */
+function barValue(model, seconds) {
+  const floor = model.get("progress");
+  const curve = model.get("progress_curve") || [];
+  if (!model.get("running") || curve.length === 0) return floor;
+  return Math.max(floor, along(curve, seconds));
+}
+
+/** The polyline through `points` ([x, y], x ascending) at `x`, flat beyond its ends.
+ * @param {[number, number][]} points @param {number} x @returns {number} */
+function along(points, x) {
+  let [x0, y0] = points[0];
+  if (x <= x0) return y0;
+  for (const [x1, y1] of points.slice(1)) {
+    if (x <= x1) return x1 === x0 ? y1 : y0 + ((y1 - y0) * (x - x0)) / (x1 - x0);
+    [x0, y0] = [x1, y1];
+  }
+  return y0;
+}
+
+/** The alert area (errors) and the notice (what became of a job, a retry under way).
+ * @param {Context} ctx @returns {Part} */
+function messages(ctx) {
+  const { model } = ctx;
+  const alert = h("div", { class: "mg-alert", role: "alert" });
+  const notice = h("div", { class: "mg-notice", role: "status" });
+  ctx.alert = (message) => showText(alert, message);
+  const update = () => {
+    showText(alert, model.get("error"));
+    showText(notice, model.get("notice"));
+  };
+  return { nodes: [alert, notice], events: "change:error change:notice change:status change:running", update };
+}
+
+/** The current result, large, with its caption; or why it cannot be shown, and Retry.
+ * @param {Context} ctx @returns {Part} */
+function resultStage(ctx) {
+  const { model, cache } = ctx;
+  const stage = h("div", { class: "mg-stage" });
+  /** @type {string | null} */
+  let shownKey = null;
+  const update = () => {
+    const media = /** @type {MediaEntry} */ (model.get("media"));
+    if (!media || !media.key || media.key === shownKey) return;
+    shownKey = media.key;
+    cache.get(media.key).then(
+      (url) => {
+        if (shownKey !== media.key) return;
+        stage.replaceChildren(h("figure", { class: "mg-result" }, mediaElement(media.format, url), h("figcaption", { text: caption(media) })));
+      },
+      (error) => {
+        if (shownKey !== media.key) return;
+        const retry = () => {
+          cache.forget(media.key);
+          shownKey = null;
+          stage.replaceChildren();
+          update();
+        };
+        stage.replaceChildren(
+          h(
+            "div",
+            { class: "mg-unavailable", role: "alert" },
+            h("p", { text: `The result could not be shown: ${error.message}.` }),
+            h("button", { type: "button", class: "mg-button", text: "Retry", onclick: retry }),
+          ),
+        );
+      },
+    );
+  };
+  return { nodes: [stage], events: "change:media", update };
+}
+
+/** A gallery's cards, one per prompt line, updated in place as their jobs move on.
+ * @param {Context} ctx @returns {Part} */
+function galleryCards(ctx) {
+  const gallery = h("div", { class: "mg-gallery", role: "list", "aria-label": "Gallery" });
+  /** @type {Map<number, {card: HTMLElement, thumb: HTMLElement, state: HTMLElement, actions: HTMLElement, key: string | null, status: string | null}>} */
+  const cards = new Map();
+  const update = () => {
+    const items = ctx.model.get("gallery") || [];
+    gallery.hidden = items.length === 0;
+    if (items.length !== cards.size || items.some((item) => !cards.has(item.index))) {
+      cards.clear();
+      gallery.replaceChildren();
+    }
+    for (const item of items) {
+      let entry = cards.get(item.index);
+      if (!entry) {
+        const thumb = h("div", { class: "mg-thumb mg-card-thumb" });
+        const state = h("div", { class: "mg-card-state" });
+        const actions = h("div", { class: "mg-item-actions" });
+        const text = h("div", { class: "mg-item-text", title: item.prompt, text: item.prompt });
+        const card = h("div", { class: "mg-card", role: "listitem" }, thumb, text, state, actions);
+        entry = { card, thumb, state, actions, key: null, status: null };
+        cards.set(item.index, entry);
+        gallery.append(card);
+      }
+      if (entry.status === item.status && entry.key === (item.key || null)) continue;
+      entry.status = item.status;
+      entry.card.dataset.status = item.status;
+      entry.state.textContent = item.error || label(item.status);
+      entry.state.title = item.error || "";
+      if (item.key && entry.key !== item.key) {
+        entry.key = item.key;
+        fillThumb(ctx, entry.thumb, item);
+        entry.actions.replaceChildren(downloadButton(ctx, item));
+      } else if (!item.key) {
+        entry.thumb.replaceChildren(h("span", { class: "mg-card-wait", text: label(item.status) }));
+      }
+    }
+  };
+  return { nodes: [gallery], events: "change:gallery", update };
+}
+
+/** Earlier results, newest first: a thumbnail, Reuse (its settings back in the form), Download.
+ * @param {Context} ctx @returns {Part} */
+function historyStrip(ctx) {
+  const { model } = ctx;
+  const history = h("div", { class: "mg-history", role: "list", "aria-label": "History" });
+  /** @param {MediaEntry} item */
+  const reuse = (item) => {
+    model.set("prompt", item.prompt);
+    model.set("output_format", item.format);
+    model.set("name", item.name || "");
+    model.save_changes();
+  };
+  /** @param {MediaEntry} item */
+  const row = (item) => {
+    const thumb = h("div", { class: "mg-thumb" });
+    fillThumb(ctx, thumb, item);
+    return h(
+      "div",
+      { class: "mg-item", role: "listitem" },
+      thumb,
+      h("div", { class: "mg-item-text", title: item.prompt, text: item.prompt }),
+      h("div", { class: "mg-item-meta", text: item.format.toUpperCase() }),
+      h(
+        "div",
+        { class: "mg-item-actions" },
+        h("button", { type: "button", class: "mg-link", text: "Reuse", "aria-label": `Reuse: ${item.prompt}`, onclick: () => reuse(item) }),
+        downloadButton(ctx, item),
+      ),
+    );
+  };
+  const update = () => {
+    const items = model.get("history") || [];
+    history.hidden = items.length === 0;
+    history.replaceChildren(...items.map(row));
+  };
+  return { nodes: [history], events: "change:history", update };
+}
+
+/** The view, top to bottom. */
+const PARTS = [header, sandboxHint, form, progressLine, messages, resultStage, galleryCards, historyStrip];
+
+// ---- the view ----------------------------------------------------------------------------
+
+/** @param {{model: Model, el: HTMLElement, signal?: AbortSignal}} props @returns {() => void} */
+function render({ model, el, signal }) {
+  const shared = sharedCache(model);
+  /** @type {(() => void)[]} */
+  const cleanups = [() => shared.release(), hideStill(model.get("still_id"), el)];
+  /** @type {HTMLElement | null} */
+  let root = null;
+  /** @type {Context} */
+  const ctx = {
+    model,
+    cache: shared.cache,
+    limits: model.get("limits"),
+    id: `mg-${newId()}-${++uid}`,
+    // Listen to each of the space-separated events: Backbone takes such a list in one call,
+    // but anywidget's model interface (marimo's, for one) takes a single event name.
+    on(names, fn) {
+      for (const name of names.split(/\s+/)) {
+        model.on(name, fn);
+        cleanups.push(() => model.off(name, fn));
+      }
+    },
+    cleanup: (fn) => cleanups.push(fn),
+    alert: () => {}, // until the alert area exists (messages)
+    root: () => /** @type {HTMLElement} */ (root),
+  };
+  const parts = PARTS.map((make) => make(ctx));
+  root = h("div", { class: "magicgif" }, ...parts.flatMap((part) => part.nodes));
+  const view = root;
+  const status = () => (view.dataset.status = model.get("status"));
+  el.append(view);
+  cleanups.push(() => view.remove());
+  ctx.on("change:status", status);
+  status();
+  for (const { events, update } of parts) {
+    if (!update) continue;
+    if (events) ctx.on(events, update);
+    update();
+  }
 
   const dispose = () => {
     for (const fn of cleanups.splice(0)) fn();

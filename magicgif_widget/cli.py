@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import shlex
 import signal
@@ -28,6 +27,7 @@ from .client.errors import GenerationInterrupted, MagicHourError, ValidationErro
 from .client.models import Completed, Created, DownloadProgress, Event, Retrying, StatusChanged
 from .client.settings import SandboxWarning
 from .contract import OUTPUT_FORMATS
+from .progress import DEFAULT_ESTIMATE, fraction
 
 SANDBOX_NOTE = (
     "magicgif: running on the offline SANDBOX (no API token set): the animation is drawn "
@@ -36,16 +36,18 @@ SANDBOX_NOTE = (
 
 
 class Progress:
-    """A one-line progress display on a terminal; plain status lines otherwise."""
+    """A one-line progress display on a terminal; plain status lines otherwise. The bar fills
+    as the widget's does (progress.py): by status, by time while rendering, by bytes."""
 
     WIDTH = 24
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: TextIO, estimate: float = DEFAULT_ESTIMATE) -> None:
         self.stream = stream
         self.tty = stream.isatty()
+        self.estimate = estimate  # expected seconds of rendering
         self.started = time.monotonic()
         self.status = "creating"
-        self.fraction = 0.0
+        self.fraction = fraction("creating")
         self._last_line = ""
         self._since = self.started
         self._lock = threading.Lock()
@@ -60,12 +62,13 @@ class Progress:
         self._stop.set()
 
     def _tick(self) -> None:
-        """Keep the bar alive while the API reports nothing: creep toward 90% while rendering."""
+        """Keep the bar alive while the API reports nothing: rendering moves on time."""
         while not self._stop.wait(0.2):
             with self._lock:
                 if self.status == "rendering":
-                    creep = 0.3 + 0.55 * (1 - math.exp(-(time.monotonic() - self._since) / 20))
-                    self.fraction = max(self.fraction, creep)
+                    elapsed = time.monotonic() - self._since
+                    now = fraction("rendering", elapsed=elapsed, estimate=self.estimate)
+                    self.fraction = max(self.fraction, now)
                 self._draw()
 
     def __call__(self, event: Event) -> None:
@@ -74,25 +77,26 @@ class Progress:
 
     def _handle(self, event: Event) -> None:
         if isinstance(event, Created):
-            self._set("queued", 0.05, f"job {event.project_id} created")
+            self._set("queued", f"job {event.project_id} created")
         elif isinstance(event, StatusChanged):
-            status = "downloading" if event.status == "complete" else event.status
-            self._set(status, {"queued": 0.1, "rendering": 0.3}.get(event.status, 0.9))
+            self._set("downloading" if event.status == "complete" else event.status)
         elif isinstance(event, Retrying):
             self._note(f"{event.operation}: {event.reason}; retrying in {event.delay:.1f}s")
         elif isinstance(event, DownloadProgress):
-            share = event.received / event.total if event.total else 0.5
-            self._set("downloading", 0.9 + 0.1 * share)
+            self._set("downloading", received=event.received, total=event.total)
         elif isinstance(event, Completed):
-            self._set("complete", 1.0)
+            self._set("complete")
             if self.tty:
                 self.stream.write("\n")
 
-    def _set(self, status: str, fraction: float, note: str | None = None) -> None:
+    def _set(
+        self, status: str, note: str | None = None, *, received: int = 0, total: int | None = None
+    ) -> None:
         changed = status != self.status
         if changed:
             self._since = time.monotonic()
-        self.status, self.fraction = status, max(self.fraction, fraction)
+        now = fraction(status, estimate=self.estimate, received=received, total=total)
+        self.status, self.fraction = status, max(self.fraction, now)
         if note:
             self._note(note)
         if self.tty:

@@ -12,7 +12,8 @@ import pytest
 from PIL import Image
 
 from magicgif_widget import Client, GifWidget, JobFailedError, ValidationError
-from magicgif_widget import widget as widget_module
+from magicgif_widget.widget import media as media_module
+from magicgif_widget.widget.media import MediaFile
 
 from .conftest import Server
 
@@ -153,7 +154,7 @@ async def test_the_static_output_sits_beside_the_widget_and_fills_on_completion(
 
 
 async def test_a_large_gif_travels_as_its_first_frame(make, monkeypatch):
-    from magicgif_widget import stills
+    from magicgif_widget.widget import stills
 
     monkeypatch.setattr(stills, "ANIMATION_MAX_BYTES", 1000)
     w = make(prompt="big")
@@ -204,7 +205,7 @@ async def test_media_goes_as_small_text_chunks_where_buffers_are_dropped(
     await w.generate()
     big = tmp_path / "big.gif"
     big.write_bytes(bytes(range(256)) * (10 * 1024 * 1024 // 256))
-    w._files["big"] = (big, "image/gif")
+    w._media.add({"big": MediaFile(big, "image/gif")})
     sent: list[tuple[dict, list | None]] = []
     monkeypatch.setattr(w, "send", lambda content, buffers=None: sent.append((content, buffers)))
     w._on_front_end_msg(w, {"type": "media", "key": "big", "req": "t1", "encoding": "base64"}, [])
@@ -228,12 +229,54 @@ def test_the_front_end_gets_the_limits_instead_of_copies(make):
     assert "500" not in js and '"gif", "mp4"' not in js and "48" not in js
 
 
+async def test_the_bar_follows_a_curve_the_kernel_sends(make):
+    """The front end draws rendering's progress from the progress_curve trait; the model and
+    its numbers live in progress.py only."""
+    from magicgif_widget.widget import run_state
+
+    w = make(prompt="curvy")
+    curves: list[list] = []
+    w.observe(lambda change: curves.append(change["new"]), names="progress_curve")
+    await w.generate()
+    assert run_state.rendering_curve(w.render_estimate) in curves
+    assert w.progress_curve == [] and curves[-1] == []
+    js = (Path(__file__).resolve().parents[1] / "js" / "widget.js").read_text()
+    assert "progress_curve" in js and 'render_estimate")' not in js and "Math.log" not in js
+
+
+async def test_the_media_store_holds_only_what_the_traits_name(make, monkeypatch):
+    from magicgif_widget.widget import run_state
+
+    monkeypatch.setattr(run_state, "HISTORY_MAX", 2)
+    w = make(prompt="first")
+    first = (await w.generate(), w.media["key"])[1]
+    for prompt in ("second", "third"):
+        w.prompt = prompt
+        await w.generate()
+    assert len(w.history) == 2 and len(w._media) == 2 and first not in w._media
+    sent: list[dict] = []
+    monkeypatch.setattr(w, "send", lambda content, buffers=None: sent.append(content))
+    w._on_front_end_msg(w, {"type": "media", "key": first, "req": "old"}, [])
+    assert sent[0]["type"] == "media-error" and "no longer held" in sent[0]["message"]
+    w.gallery_mode, w.prompt = True, "kite one\nkite two"
+    await w.generate()
+    cards = {c["key"] for c in w.gallery}
+    assert len(w._media) == 4 and all(k in w._media for k in cards)
+    w.prompt = "kite three"
+    await w.generate()
+    assert not any(k in w._media for k in cards) and len(w._media) == 3
+    w.history = []
+    assert len(w._media) == 2  # the current result and the gallery's one card
+    w.media = {}
+    assert len(w._media) == 1
+
+
 async def test_media_goes_out_in_binary_chunks(make, monkeypatch):
     w = make(prompt="chunks")
     result = await w.generate()
     sent: list[tuple[dict, list]] = []
     monkeypatch.setattr(w, "send", lambda content, buffers=None: sent.append((content, buffers)))
-    monkeypatch.setattr(widget_module, "CHUNK", 100_000)
+    monkeypatch.setattr(media_module, "CHUNK", 100_000)
     w._on_front_end_msg(w, {"type": "media", "key": w.media["key"], "req": "r1"}, [])
     assert len(sent) == -(-len(result.data) // 100_000) > 1
     assert b"".join(bytes(b[0]) for _, b in sent) == result.data
@@ -433,10 +476,10 @@ async def test_generate_uses_the_settings_sent_with_it(make, server: Server):
     w = make(prompt="stale prompt", output_format="gif")
     settings = {"prompt": "a fresh fox", "name": "", "output_format": "mp4", "gallery_mode": False}
     w._on_front_end_msg(w, {"type": "generate", "settings": settings}, [])
-    result = await w._task
+    result = await w.generate()  # the running job
     assert w.prompt == "a fresh fox" and result.path.suffix == ".mp4"
     job = next(iter(server.emulator.store.jobs.values()))
     assert job.prompt == "a fresh fox" and job.output_format == "mp4"
     w._on_front_end_msg(w, {"type": "generate", "settings": {"output_format": "png"}}, [])
-    await w._task
+    await w.generate()
     assert w.output_format == "mp4"  # a value the API does not take is ignored

@@ -14,14 +14,49 @@ import base64
 import html
 import logging
 from pathlib import Path
+from typing import Any
 
-from .thumbnails import contact_sheet_png, first_frame_png, thumbnail
+from ..thumbnails import contact_sheet_png, first_frame_png, thumbnail
 
 log = logging.getLogger("magicgif_widget")
 
 WIDTH = 256  # pixels: the still's size in the page
 ANIMATION_MAX_BYTES = 300_000  # an animated GIF still (at WIDTH, half the frames) up to this
 # size travels in the notebook file; a larger one becomes its first frame
+KEEP_DISPLAYS = 8  # outputs kept up to date; older ones (re-run cells) keep what they show
+
+
+class StillOutput:
+    """One widget's static output: its bundle, and every displayed copy to update in place."""
+
+    def __init__(self, still_id: str) -> None:
+        self.still_id = still_id
+        self.bundle: dict[str, str] | None = None
+        self._handles: dict[str, Any] = {}
+
+    def display(self) -> None:
+        """Show the output (an empty slot before any result) and keep its handle."""
+        from IPython.display import display
+
+        handle = display(self.bundle or placeholder(self.still_id), raw=True, display_id=True)
+        if handle is not None:
+            self._handles[handle.display_id] = handle
+            while len(self._handles) > KEEP_DISPLAYS:
+                self._handles.pop(next(iter(self._handles)))
+
+    def show(self, bundle: dict[str, str] | None) -> None:
+        """Put ``bundle`` in every kept output; None keeps what they show."""
+        if bundle is None:
+            return
+        self.bundle = bundle
+        for handle in list(self._handles.values()):
+            try:
+                handle.update(bundle, raw=True)
+            except Exception:
+                log.debug("display update failed", exc_info=True)
+
+    def close(self) -> None:
+        self._handles.clear()
 
 
 def placeholder(still_id: str) -> dict[str, str]:

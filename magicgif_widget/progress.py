@@ -1,0 +1,77 @@
+"""How full a job's progress bar is: one model for the command line and the widget.
+
+The API reports statuses only (created, queued, rendering, complete), then the download's
+bytes. Each status owns a band of the bar. Rendering, the long silent part, moves on time
+against the expected render duration (``client/timing.py`` learns it): steadily until the
+estimate, then ever slower, never full. The widget's front end draws that part from
+``curve()`` points it is sent, so the numbers here are the only copy.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Final, NamedTuple
+
+from .client.timing import RENDER_SHARE
+from .contract import VENDOR_MEDIAN_SECONDS
+
+
+class Band(NamedTuple):
+    """The share of the bar (0 to 1) a status starts at and may fill up to."""
+
+    start: float
+    end: float
+
+
+BANDS: Final = {
+    "creating": Band(0.01, 0.05),
+    "queued": Band(0.05, 0.12),
+    "rendering": Band(0.12, 0.85),  # by time, against the estimate
+    "downloading": Band(0.88, 0.99),  # by bytes received
+    "complete": Band(1.0, 1.0),
+}
+ON_TIME: Final = 0.95  # of the rendering band, filled when the estimate is reached
+MIN_ESTIMATE: Final = 0.5  # seconds: a shorter estimate would make the bar jump
+DEFAULT_ESTIMATE: Final = VENDOR_MEDIAN_SECONDS * RENDER_SHARE  # seconds, before any job
+CURVE_SPAN: Final = 5.0  # the curve's points reach this many estimates; flat after
+CURVE_POINTS: Final = 10  # points past the estimate, for a front end to join with lines
+
+
+def rendering_share(elapsed: float, estimate: float) -> float:
+    """How far into its band rendering is after ``elapsed`` seconds: 0 to 1, never 1."""
+    estimate = max(MIN_ESTIMATE, estimate)
+    if elapsed <= estimate:
+        return ON_TIME * max(0.0, elapsed) / estimate
+    return ON_TIME + (1 - ON_TIME) * (1 - math.exp(-(elapsed - estimate) / estimate))
+
+
+def fraction(
+    status: str,
+    *,
+    elapsed: float = 0.0,
+    estimate: float = DEFAULT_ESTIMATE,
+    received: int = 0,
+    total: int | None = None,
+) -> float:
+    """The bar's fill (0 to 1) for a job in ``status``; 0 for a status without a band."""
+    band = BANDS.get(status)
+    if band is None:
+        return 0.0
+    share = 0.0
+    if status == "rendering":
+        share = rendering_share(elapsed, estimate)
+    elif status == "downloading" and total:
+        share = min(1.0, max(0, received) / total)
+    return band.start + (band.end - band.start) * share
+
+
+def _rendering(elapsed: float, estimate: float) -> float:
+    return fraction("rendering", elapsed=elapsed, estimate=estimate)
+
+
+def curve(estimate: float) -> list[tuple[float, float]]:
+    """Rendering's fill over time as (seconds into the phase, fill) points, joined by lines."""
+    estimate = max(MIN_ESTIMATE, estimate)
+    steps = [1 + (CURVE_SPAN - 1) * k / CURVE_POINTS for k in range(CURVE_POINTS + 1)]
+    times = [0.0, *(estimate * s for s in steps)]
+    return [(round(t, 3), round(_rendering(t, estimate), 4)) for t in times]

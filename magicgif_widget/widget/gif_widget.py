@@ -1,0 +1,223 @@
+"""``GifWidget``: prompt, format, Generate, a live progress bar, the result inline, a history.
+
+The job runs as an asyncio task on the kernel's own loop (the kernel stays responsive);
+the token stays in the kernel: only ``sandbox`` and results are synced to the front end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+import warnings
+from pathlib import Path
+from typing import Any
+
+import anywidget
+import traitlets as t
+
+from .. import progress as bar
+from ..client import AsyncClient, Client
+from ..client.batch import BatchResults, check_concurrency
+from ..client.errors import ClientClosedError, ValidationError
+from ..client.settings import SandboxWarning, Settings, default_settings
+from ..client.validation import check_output_format, check_positive
+from ..contract import DEFAULT_FORMAT, OUTPUT_FORMATS, PROMPT_MAX_CHARS
+from . import jobs, notices
+from .gallery_state import MAX_GALLERY
+from .jobs import Jobs
+from .media import MEDIA_TIMEOUT, MediaStore, Result
+from .stills import StillOutput
+
+
+def _asset(name: str) -> Path:
+    """The front-end file: packaged under ``static/`` in a wheel, ``js/`` in a checkout."""
+    package = Path(__file__).parents[1]
+    packaged = package / "static" / name
+    return packaged if packaged.is_file() else package.parent / "js" / name
+
+
+class GifWidget(anywidget.AnyWidget):
+    """Magic Hour's AI GIF generator as a notebook widget (on the sandbox without a token)."""
+
+    _esm = _asset("widget.js")
+    _css = _asset("widget.css")
+
+    # -- the form --------------------------------------------------------------------------
+    prompt = t.Unicode("").tag(sync=True)
+    """The prompt; in gallery mode, one prompt per line."""
+    output_format = t.Enum(OUTPUT_FORMATS, default_value=DEFAULT_FORMAT).tag(sync=True)
+    name = t.Unicode("").tag(sync=True)
+    """The job's name at Magic Hour (optional; a gallery numbers it per line)."""
+    gallery_mode = t.Bool(False).tag(sync=True)
+    """One job per line of the prompt, shown as cards."""
+
+    # -- the job ---------------------------------------------------------------------------
+    status = t.Unicode("idle").tag(sync=True)
+    """idle, creating, queued, rendering, downloading, then complete, failed or canceled."""
+    running = t.Bool(False).tag(sync=True)
+    progress = t.Float(0.0).tag(sync=True)
+    """The bar's floor, in percent: the front end never shows less."""
+    progress_curve = t.List(t.List(t.Float())).tag(sync=True)
+    """[seconds into the phase, percent] points the bar follows between status reports."""
+    phase_started = t.Float(0.0).tag(sync=True)
+    """When the phase began, or the job ended (ms since the epoch, the kernel's clock)."""
+    job_started = t.Float(0.0).tag(sync=True)
+    render_estimate = t.Float(bar.DEFAULT_ESTIMATE).tag(sync=True)
+    """Expected seconds of rendering, learned from earlier jobs (client/timing.py)."""
+    error = t.Unicode("").tag(sync=True)
+    notice = t.Unicode("").tag(sync=True)
+    """What became of a job, or a retry under way."""
+    project_id = t.Unicode("").tag(sync=True)
+    credits_charged = t.Int(0).tag(sync=True)
+    summary = t.Unicode("").tag(sync=True)
+    """A gallery's counts, e.g. "2 of 3 complete, 100 credits"."""
+
+    # -- the results -----------------------------------------------------------------------
+    media = t.Dict().tag(sync=True)
+    """The current result: its media key, format, size, file name and cost."""
+    history = t.List(t.Dict()).tag(sync=True)
+    """Earlier results, newest first (as many as ``run_state.HISTORY_MAX``)."""
+    gallery = t.List(t.Dict()).tag(sync=True)
+    """A gallery's cards, one per prompt line, in order."""
+
+    # -- read-only facts for the front end -------------------------------------------------
+    sandbox = t.Bool(True).tag(sync=True)
+    limits = t.Dict().tag(sync=True)
+    """The API's limits the front end shows, sent once instead of copied into the JS."""
+    still_id = t.Unicode("").tag(sync=True)
+    """Marks this widget's static output, which a live view hides (stills.py)."""
+
+    def __init__(
+        self,
+        client: Client | AsyncClient | None = None,
+        prompt: str = "",
+        output_format: str = DEFAULT_FORMAT,
+        name: str | None = None,
+        download_directory: str | Path | None = None,
+        gallery_concurrency: int = 4,
+        timeout: float | None = 900.0,
+        **kwargs: Any,
+    ) -> None:
+        settings = _settings(client)
+        fmt = check_output_format(output_format) or DEFAULT_FORMAT
+        width = check_concurrency(gallery_concurrency)
+        deadline = check_positive("timeout", timeout)
+        super().__init__(prompt=prompt, output_format=fmt, name=name or "", **kwargs)
+        self.limits = {
+            "formats": list(OUTPUT_FORMATS),
+            "prompt_max_chars": PROMPT_MAX_CHARS,
+            "gallery_max": MAX_GALLERY,
+            "media_timeout_ms": int(MEDIA_TIMEOUT * 1000),
+        }
+        self.still_id = uuid.uuid4().hex[:16]
+        self.sandbox = settings.sandbox
+        self.render_estimate = jobs.estimate(settings, fmt)
+        self.download_directory = Path(download_directory or Path.cwd() / "magicgif-output")
+        self.gallery_concurrency = width
+        self.timeout = deadline  # per job, create to file
+        self.result: Result | None = None
+        self.gallery_results: BatchResults | None = None
+        self._closed = False
+        self._media = MediaStore()
+        self._stills = StillOutput(self.still_id)
+        self._jobs = Jobs(self, settings, self._media, self._stills)
+        self.on_msg(self._on_front_end_msg)
+
+    def generate(self) -> Any:
+        """Start a job with the current settings; returns its awaitable (the running one if busy).
+
+        Bad input raises ValidationError (and shows it in the widget) before anything is sent.
+        """
+        if self._closed:
+            raise ClientClosedError("this widget is closed; create a new one")
+        if self._jobs.busy():
+            return self._jobs.current()
+        try:
+            job = jobs.request(self.prompt, self.name, self.output_format, self.gallery_mode)
+        except ValidationError as exc:
+            self.error = notices.friendly(exc)
+            raise
+        return self._jobs.start(job)
+
+    def cancel(self) -> None:
+        """Stop waiting now; the widget says what became of the server-side job."""
+        running = getattr(self, "_jobs", None)  # a widget whose __init__ failed has none
+        if running is not None:
+            running.cancel()
+
+    def close(self) -> None:
+        """Cancel a running job, close the client's connections, and close the widget."""
+        if not getattr(self, "_closed", True):
+            self._closed = True
+            self._jobs.close()
+            self._stills.close()
+        super().close()
+
+    def __repr__(self) -> str:
+        """Settings, not progress: stable while a job runs, so saved notebooks compare cleanly."""
+        prompt = self.prompt if len(self.prompt) <= 40 else self.prompt[:39] + "…"
+        backend = "sandbox" if self.sandbox else "magic hour"
+        fmt = self.output_format
+        return f"GifWidget(prompt={prompt!r}, output_format={fmt!r}, backend={backend!r})"
+
+    def _ipython_display_(self) -> None:
+        """Two outputs: the widget view (anywidget's bundle and metadata, Colab's included)
+        and the last result as a plain image, which the live view hides (see stills.py)."""
+        from IPython.display import display
+
+        bundle = self._repr_mimebundle_()
+        if bundle is None:  # a closed widget has no view to show
+            return
+        data, meta = bundle
+        display(data, metadata=meta, raw=True)
+        self._stills.display()
+
+    @property
+    def _still(self) -> dict[str, str] | None:
+        """The static output's bundle (None before any result)."""
+        return self._stills.bundle
+
+    # -- messages from the front end -------------------------------------------------------
+
+    def _on_front_end_msg(self, _widget: Any, content: Any, _buffers: Any) -> None:
+        if not isinstance(content, dict):
+            return
+        kind = content.get("type")
+        if kind == "generate":
+            self._apply_settings(content.get("settings"))
+            with contextlib.suppress(ValidationError):  # already shown in the alert area
+                self.generate()
+        elif kind == "cancel":
+            self.cancel()
+        elif kind == "media":
+            text = content.get("encoding") == "base64"
+            self._send_media(str(content.get("key", "")), content.get("req"), text)
+
+    def _apply_settings(self, settings: Any) -> None:
+        """The form's values as the front end saw them when Generate was pressed (a state
+        update sent just before may still be held back by the widget manager)."""
+        if not isinstance(settings, dict) or self.running:
+            return
+        for trait in ("prompt", "name"):
+            if isinstance(settings.get(trait), str):
+                setattr(self, trait, settings[trait])
+        if settings.get("output_format") in OUTPUT_FORMATS:
+            self.output_format = settings["output_format"]
+        if isinstance(settings.get("gallery_mode"), bool):
+            self.gallery_mode = settings["gallery_mode"]
+
+    def _send_media(self, key: str, req: Any, text: bool = False) -> None:
+        """The file behind ``key``, in binary chunks or base64 text ones (media.py)."""
+        for content, buffers in self._media.messages(key, req, text):
+            self.send(content, buffers=buffers)
+
+
+def _settings(client: Client | AsyncClient | None) -> Settings:
+    """The client's settings; without one, the environment's (the sandbox if no token)."""
+    if client is None:
+        with warnings.catch_warnings():  # the widget shows its own sandbox badge and hint
+            warnings.simplefilter("ignore", SandboxWarning)
+            return default_settings()
+    if isinstance(client, (Client, AsyncClient)):
+        return client.settings
+    raise ValidationError("client", "must be a magicgif_widget Client or AsyncClient")

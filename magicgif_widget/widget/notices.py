@@ -1,0 +1,84 @@
+"""What the widget says: one sentence per error, retry and cancel (never the token)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from ..client import errors
+from ..client.errors import MagicHourError
+from ..client.models import Retrying
+
+_PREFIXES: dict[type[MagicHourError], str] = {
+    errors.ValidationError: "Check your input",
+    errors.AuthenticationError: "The API token was rejected",
+    errors.InsufficientCreditsError: "Not enough credits",
+    errors.RateLimitError: "Rate limited by Magic Hour",
+    errors.JobFailedError: "The job failed",
+    errors.JobCanceledError: "The job was canceled",
+    errors.GenerationTimeout: "Gave up waiting",
+    errors.NetworkError: "Network problem",
+    errors.ServerError: "Magic Hour had a server error",
+    errors.DownloadError: "The download failed",
+}
+_RETRYING = "; retrying in "
+
+
+def friendly(exc: MagicHourError) -> str:
+    """One actionable sentence for the alert area."""
+    for cls, text in _PREFIXES.items():
+        if isinstance(exc, cls):
+            return f"{text}: {exc}"
+    return str(exc)
+
+
+def failure(exc: BaseException) -> str:
+    """Why a job ended without a result; unexpected errors say what they are."""
+    if isinstance(exc, MagicHourError):
+        return friendly(exc)
+    return f"Unexpected error: {type(exc).__name__}: {exc}"
+
+
+def retrying(event: Retrying) -> str:
+    return f"{event.reason} on {event.operation}{_RETRYING}{event.delay:.1f} s"
+
+
+def is_retrying(notice: str) -> bool:
+    """Whether ``notice`` is a retry notice (cleared once the job moves on)."""
+    return _RETRYING in notice
+
+
+def canceled(project_id: str, sandbox: bool) -> str:
+    """What became of a single job the user stopped waiting for."""
+    if not project_id:
+        if sandbox:
+            return "Canceled while the job was being created (the sandbox charges nothing)."
+        return (
+            "Canceled while the create request was in flight: Magic Hour may have created "
+            "(and charged) a job whose id never arrived."
+        )
+    if sandbox:
+        return f"Canceled. Sandbox job {project_id} was abandoned (the sandbox charges nothing)."
+    return (
+        f"Stopped waiting. Magic Hour has no cancel endpoint, so job {project_id} keeps running "
+        f"and its credits are spent; fetch it later with "
+        f"client.v1.image_projects.check_result({project_id!r})."
+    )
+
+
+def gallery_canceled(cards: Iterable[Mapping[str, Any]], sandbox: bool, directory: Path) -> str:
+    """What became of a gallery's jobs, and how to collect those already created."""
+    cards = list(cards)
+    started = [c for c in cards if c.get("project_id") and c["status"] != "complete"]
+    if sandbox:
+        return "Canceled the gallery (the sandbox charges nothing)."
+    if not started:
+        return "Canceled the gallery; no job was left running."
+    prompts = [c["prompt"] for c in cards]
+    return (
+        f"Stopped waiting. {len(started)} job(s) already created keep running on Magic Hour "
+        f"(credits spent). Collect them without paying again: "
+        f"client.v1.ai_gif_generator.generate_many({prompts!r:.80}, "
+        f"download_directory={str(directory)!r})"
+    )

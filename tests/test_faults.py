@@ -28,6 +28,7 @@ from magicgif_widget import (
 from magicgif_widget.emulator import BackgroundServer, Emulator
 
 from .conftest import FAST_POLL, FAST_RETRY, PROMPT, Server, leftovers
+from .fired import assert_always_fired, assert_fired
 
 
 def gen(client: Client, directory: Path, **kw):
@@ -46,6 +47,7 @@ def test_poll_survives_two_503s_then_a_429_with_retry_after(client, server: Serv
     assert retries[-1].delay == 1.0 and time.monotonic() - t0 >= 1.0
     assert all(r.project_id == res.id for r in retries)
     assert server.stats()["creates"] == 1 and leftovers(tmp_path) == []
+    assert_fired(server, 3)
 
 
 def test_job_error_raises_job_failed_with_project_id(client, server: Server, tmp_path):
@@ -56,6 +58,7 @@ def test_job_error_raises_job_failed_with_project_id(client, server: Server, tmp
     assert err.project_id and err.project.status == "error" and err.code == "render_failed"
     assert err.project_id in str(err) and "render_failed" in str(err)
     assert list(tmp_path.iterdir()) == []
+    assert_fired(server, 1)
 
 
 def test_job_canceled_raises(client, server: Server, tmp_path):
@@ -63,6 +66,7 @@ def test_job_canceled_raises(client, server: Server, tmp_path):
     with pytest.raises(JobCanceledError) as info:
         gen(client, tmp_path)
     assert info.value.project_id and info.value.project.status == "canceled"
+    assert_fired(server, 1)
 
 
 def test_deadline_ends_an_endless_render(client, server: Server, tmp_path):
@@ -70,9 +74,11 @@ def test_deadline_ends_an_endless_render(client, server: Server, tmp_path):
     t0 = time.monotonic()
     with pytest.raises(GenerationTimeout) as info:
         gen(client, tmp_path, timeout=0.6)
-    assert 0.6 <= time.monotonic() - t0 < 1.5
+    assert time.monotonic() - t0 >= 0.6  # the deadline, not an early end, stopped it
     assert info.value.project_id and isinstance(info.value, TimeoutError)
     assert server.stats()["creates"] == 1
+    assert client.v1.image_projects.get(id=info.value.project_id).status == "rendering"
+    assert_fired(server, 1)
 
 
 def test_create_reset_is_never_resent(client, server: Server, tmp_path):
@@ -81,6 +87,7 @@ def test_create_reset_is_never_resent(client, server: Server, tmp_path):
         gen(client, tmp_path)
     assert "not re-sent" in str(info.value) and isinstance(info.value, NetworkError)
     assert server.requests("create") == 1 and server.stats()["creates"] == 1
+    assert_fired(server, 1)
 
 
 def test_create_5xx_is_not_retried(client, server: Server, tmp_path):
@@ -89,6 +96,7 @@ def test_create_5xx_is_not_retried(client, server: Server, tmp_path):
         gen(client, tmp_path)
     assert info.value.status_code == 500 and "charge twice" in str(info.value)
     assert server.requests("create") == 1 and server.stats()["creates"] == 0
+    assert_fired(server, 1)
 
 
 def test_create_429_is_retried_without_extra_creates(client, server: Server, tmp_path):
@@ -96,6 +104,7 @@ def test_create_429_is_retried_without_extra_creates(client, server: Server, tmp
     res = gen(client, tmp_path)
     assert res.status == "complete"
     assert server.requests("create") == 2 and server.stats()["creates"] == 1
+    assert_fired(server, 1)
 
 
 def test_create_to_a_closed_port_is_retried_then_fails(tmp_path):
@@ -112,7 +121,8 @@ def test_create_to_a_closed_port_is_retried_then_fails(tmp_path):
 def test_poll_reset_is_retried(client, server: Server, tmp_path):
     server.fault(route="poll", kind="reset", times=2)
     assert gen(client, tmp_path).status == "complete"
-    assert server.stats()["faults_applied"] == 2
+    assert_fired(server, 2)
+    assert server.requests("poll") >= 3  # two reset, then the ones that were answered
 
 
 def test_persistent_429_on_poll_raises_rate_limit_with_project_id(client, server, tmp_path):
@@ -122,6 +132,7 @@ def test_persistent_429_on_poll_raises_rate_limit_with_project_id(client, server
     assert info.value.project_id and info.value.status_code == 429
     assert server.requests("poll") == FAST_RETRY.attempts
     assert server.stats()["creates"] == 1
+    assert assert_always_fired(server, "poll") == FAST_RETRY.attempts
 
 
 def test_persistent_502_on_poll_raises_server_error_with_project_id(client, server, tmp_path):
@@ -129,13 +140,15 @@ def test_persistent_502_on_poll_raises_server_error_with_project_id(client, serv
     with pytest.raises(ServerError) as info:
         gen(client, tmp_path)
     assert info.value.project_id and info.value.status_code == 502
+    assert assert_always_fired(server, "poll") == FAST_RETRY.attempts
 
 
 def test_request_timeout_then_success(client_kwargs, server: Server, tmp_path):
     server.fault(route="poll", kind="delay", seconds=1.0)
     with Client(**{**client_kwargs, "timeout": 0.3}) as client:
         res = gen(client, tmp_path)
-    assert res.status == "complete" and server.stats()["faults_applied"] == 1
+    assert res.status == "complete"
+    assert_fired(server, 1)
 
 
 @pytest.mark.parametrize(
@@ -157,24 +170,38 @@ def test_download_faults_are_recovered(client, server: Server, tmp_path, rule):
     assert [p.name for p in tmp_path.iterdir()] == [path.name]
     if rule.get("kind") == "expire":
         assert server.requests("poll") >= 2  # the URL was refreshed by re-reading the project
+    assert_fired(server, 1)
+    assert server.requests("download") == 2  # the faulted try, then the good one
 
 
 def test_stalled_download_times_out_and_retries(client_kwargs, server: Server, tmp_path):
     server.fault(route="download", kind="stall", seconds=2.0)
+    events: list = []
     with Client(**{**client_kwargs, "timeout": 0.5}) as client:
-        t0 = time.monotonic()
-        res = gen(client, tmp_path)
-    assert time.monotonic() - t0 < 2.0 and Path(res.downloaded_paths[0]).is_file()
-    assert leftovers(tmp_path) == []
+        res = gen(client, tmp_path, on_event=events.append)
+    assert Path(res.downloaded_paths[0]).is_file() and leftovers(tmp_path) == []
+    retries = [e for e in events if isinstance(e, Retrying)]
+    assert [r.operation for r in retries] == ["download"], retries
+    assert "Timeout" in retries[0].reason  # the read timeout ended the stall, not the server
+    assert_fired(server, 1)
+    assert server.requests("download") == 2
 
 
-@pytest.mark.parametrize("rule", [{"kind": "truncate"}, {"kind": "expire"}, {"status": 500}])
-def test_download_that_never_succeeds_leaves_nothing(client, server, tmp_path, rule):
+@pytest.mark.parametrize(
+    ("rule", "tries"),
+    [
+        ({"kind": "truncate"}, FAST_RETRY.attempts),
+        ({"kind": "expire"}, 3),  # the URL is refreshed twice, then the download gives up
+        ({"status": 500}, FAST_RETRY.attempts),
+    ],
+)
+def test_download_that_never_succeeds_leaves_nothing(client, server, tmp_path, rule, tries):
     server.fault(route="download", times=None, **rule)
     with pytest.raises(DownloadError) as info:
         gen(client, tmp_path)
     assert info.value.project_id
     assert list(tmp_path.iterdir()) == []
+    assert assert_always_fired(server, "download") == tries
 
 
 def test_oversized_output_is_refused(client_kwargs, server: Server, tmp_path):
@@ -196,9 +223,13 @@ def test_bad_request_from_the_server(client, server: Server, tmp_path):
     with pytest.raises(BadRequestError) as info:
         gen(client, tmp_path)
     assert info.value.status_code == 422
+    assert_fired(server, 1)
     server.fault(route="create", status=400)
-    with pytest.raises(BadRequestError):
+    with pytest.raises(BadRequestError) as info:
         gen(client, tmp_path)
+    assert info.value.status_code == 400
+    assert_fired(server, 2)
+    assert server.requests("create") == 2 and server.stats()["creates"] == 0
 
 
 def test_insufficient_credits(client, server: Server, tmp_path):
@@ -228,6 +259,8 @@ def test_delete_retry_after_lost_answer_counts_as_done(client, server: Server):
     assert client.v1.image_projects.get(id=created.id).enabled is False
     with pytest.raises(NotFoundError):
         client.v1.image_projects.delete(id=created.id)
+    assert_fired(server, 1)
+    assert server.requests("delete") == 3  # the late one, its retry, the one that finds it gone
 
 
 async def test_async_errors_carry_project_id(client_kwargs, server: Server, tmp_path):
@@ -235,7 +268,8 @@ async def test_async_errors_carry_project_id(client_kwargs, server: Server, tmp_
     async with AsyncClient(**client_kwargs) as client:
         with pytest.raises(JobFailedError) as info:
             await client.v1.ai_gif_generator.generate(style=PROMPT, download_directory=tmp_path)
-    assert info.value.project_id
+    assert info.value.project_id and info.value.code == "render_failed"
+    assert_fired(server, 1)
 
 
 def test_retry_policy_backoff_is_capped_and_jittered():
@@ -268,6 +302,7 @@ async def test_a_429_holds_every_request_of_the_client(client_kwargs, server: Se
     gaps = [b - a for a, b in itertools.pairwise(polls)]
     assert max(gaps) >= 0.55  # after the 429 nobody polled until Retry-After had passed
     assert server.stats()["creates"] == 5
+    assert_fired(server, 1)
 
 
 @pytest.mark.parametrize(("status", "slow"), [(502, True), (503, False)])
@@ -287,7 +322,8 @@ def test_502_waits_as_the_errors_page_says_and_503_backs_off(
             download_directory=tmp_path,
             on_event=lambda e: seen.append(e) if isinstance(e, Retrying) else None,
         )
-    assert project.status == "complete" and server.stats()["faults_applied"] >= 1
+    assert project.status == "complete"
+    assert_fired(server, 1)
     (retry,) = seen
     assert retry.reason == f"HTTP {status}"
     assert (retry.delay >= 1.0) is slow and retry.delay <= 1.2

@@ -106,3 +106,13 @@ def test_validation_errors_never_include_the_token(server):
         with pytest.raises(MagicHourError) as info:
             client.v1.ai_gif_generator.create(style={"prompt": CANARY * 20})
     assert CANARY not in str(info.value)
+
+
+def test_tokens_a_header_cannot_carry_are_refused_without_echo(monkeypatch):
+    with pytest.raises(ValidationError) as info:
+        Client(token="mhk_live_abc\ndef", base_url="http://127.0.0.1:9")
+    assert "abc" not in str(info.value) and info.value.field == "token"
+    monkeypatch.setenv("MAGIC_HOUR_API_TOKEN", "mhk live")
+    with pytest.raises(ValidationError, match=r"MAGIC_HOUR_API_TOKEN") as info:
+        Client()
+    assert "mhk live" not in str(info.value)

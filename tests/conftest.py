@@ -14,6 +14,7 @@ import pytest
 os.environ["MAGICGIF_SANDBOX_RENDER_SECONDS"] = "0.3"
 # Learned job timings go to a throw-away cache, never the user's (kernels inherit this).
 os.environ["MAGICGIF_CACHE_DIR"] = tempfile.mkdtemp(prefix="magicgif-test-cache-")
+os.environ["MAGICGIF_DATA_DIR"] = tempfile.mkdtemp(prefix="magicgif-test-data-")  # the journal
 for _name in (
     "MAGIC_HOUR_API_TOKEN",
     "MAGIC_HOUR_API_KEY",

@@ -1,21 +1,21 @@
 """The batch ledger: one SQLite file in the download directory that remembers every job.
 
 Each item's intent is committed before its create is sent and its project id as soon as the
-create answers, so a batch killed at any moment can be resumed without paying twice.
+create answers, so a batch killed at any moment can be resumed without paying twice. Opening,
+the meta table, the directory's lock and the typed errors are ``sqlite_store``'s, shared with
+the user's job journal.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import sqlite3
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from .errors import MagicHourError
+from . import sqlite_store as store
 
 LEDGER_NAME = "magicgif-batch.sqlite3"
 LOCK_NAME = ".magicgif-batch.lock"
@@ -53,7 +53,7 @@ _RETIRE_ID = (
 )
 
 
-class LedgerError(MagicHourError):
+class LedgerError(store.StoreError):
     """The ledger cannot be used: another batch holds it, or it belongs to another server."""
 
 
@@ -96,62 +96,59 @@ class Ledger:
     def __init__(self, directory: Path, server: str) -> None:
         self.directory = directory
         self.path = directory / LEDGER_NAME
-        self._lock_fd = _lock(directory / LOCK_NAME, directory)
         try:
-            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            self._db.row_factory = sqlite3.Row
-            self._db.execute("PRAGMA synchronous=FULL")  # a commit survives a power cut
-            self._db.execute("PRAGMA busy_timeout=5000")
-            self._db.executescript(_SCHEMA)
-            self._claim(server)
-            # Anything still "creating" was cut off mid-create by a crash or a kill.
-            self._db.execute(
-                "UPDATE items SET state='unknown', updated_at=?, error=? WHERE state='creating'",
-                (_now(), "the run stopped while this create was in flight"),
-            )
-        except sqlite3.DatabaseError as exc:
-            self.close()
-            raise LedgerError(f"cannot use the batch ledger {self.path}: {exc}") from None
+            self._lock_fd = store.file_lock(directory / LOCK_NAME)
+        except store.LockHeld as held:
+            raise LedgerError(
+                f"another magicgif batch (pid {held.holder}) is running in {directory}; wait "
+                "for it to finish, or use another download directory",
+                kind="busy",
+                path=self.path,
+            ) from None
+        try:
+            with store.translate(LedgerError, self.path, "the batch ledger"):
+                self._db = store.connect(self.path, _SCHEMA)
+                self._claim(server)
+                # Anything still "creating" was cut off mid-create by a crash or a kill.
+                self._db.execute(
+                    "UPDATE items SET state='unknown', updated_at=?, error=? "
+                    "WHERE state='creating'",
+                    (store.now(), "the run stopped while this create was in flight"),
+                )
         except BaseException:
             self.close()
             raise
 
     def _claim(self, server: str) -> None:
-        meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
-        if not meta:
-            self._db.executemany(
-                "INSERT INTO meta VALUES (?, ?)",
-                [("schema", SCHEMA_VERSION), ("server", server), ("created_at", _now())],
-            )
-            return
+        fresh = {"schema": SCHEMA_VERSION, "server": server, "created_at": store.now()}
+        meta = store.claim_meta(self._db, fresh)
         if meta.get("schema") != SCHEMA_VERSION:
             raise LedgerError(
                 f"{self.path} has ledger schema {meta.get('schema')!r}; this version "
-                f"reads {SCHEMA_VERSION!r}"
+                f"reads {SCHEMA_VERSION!r}",
+                kind="foreign",
+                path=self.path,
             )
         if meta.get("server") != server:
             raise LedgerError(
                 f"the batch in {self.directory} ran against {meta.get('server')}, not {server}; "
-                "its jobs live there. Use another download directory for this server."
+                "its jobs live there. Use another download directory for this server.",
+                kind="foreign",
+                path=self.path,
             )
 
     # -- transitions (each one statement, committed before it returns) -----------------
 
     def ensure(self, items: list[tuple[str, int, dict[str, Any]]]) -> dict[str, Entry]:
         """Each ``(key, position, request)``'s entry, added as ``pending`` if new (one commit)."""
-        now = _now()
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            self._db.executemany(
+        now = store.now()
+        with store.transaction(self._db) as db:
+            db.executemany(
                 "INSERT INTO items (key, position, request, state, updated_at) "
                 "VALUES (?, ?, ?, 'pending', ?) "
                 "ON CONFLICT(key) DO UPDATE SET position=excluded.position",
                 [(k, p, json.dumps(r, ensure_ascii=False), now) for k, p, r in items],
             )
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
         wanted = {key for key, _, _ in items}
         rows = self._db.execute("SELECT * FROM items").fetchall()
         return {row["key"]: Entry.from_row(row) for row in rows if row["key"] in wanted}
@@ -211,7 +208,7 @@ class Ledger:
 
     def _set(self, key: str, assignments: str, *values: Any) -> None:
         self._db.execute(
-            f"UPDATE items SET {assignments}, updated_at=? WHERE key=?", (*values, _now(), key)
+            f"UPDATE items SET {assignments}, updated_at=? WHERE key=?", (*values, store.now(), key)
         )
 
     def close(self) -> None:
@@ -229,29 +226,3 @@ class Ledger:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-
-
-def _lock(path: Path, directory: Path) -> int | None:
-    """Hold an exclusive lock on ``path`` (one batch per directory); None where unsupported."""
-    try:
-        import fcntl
-    except ImportError:  # Windows: no advisory lock; one batch per directory is on the user
-        return None
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = os.read(fd, 32).decode(errors="replace").strip() or "another process"
-        os.close(fd)
-        raise LedgerError(
-            f"another magicgif batch (pid {holder}) is running in {directory}; wait for it "
-            "to finish, or use another download directory"
-        ) from None
-    with contextlib.suppress(OSError):
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
-    return fd

@@ -30,7 +30,8 @@ from typing import Any
 
 import httpx
 
-from magicgif_widget.emulator.server import emulator_process
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the emulator-process tooling
+from tests.emulator_process import emulator_process
 
 PROMPT = {"prompt": "Cute dancing cat, pixel art"}
 TOKEN = "mhk_bench_token"

@@ -16,6 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
+from .cli_jobs import add_commands
 from .client.batch import (
     MAX_CONCURRENCY,
     BatchInterrupted,
@@ -25,7 +26,7 @@ from .client.batch import (
 )
 from .client.errors import GenerationInterrupted, MagicHourError, ValidationError
 from .client.models import Completed, Created, DownloadProgress, Event, Retrying, StatusChanged
-from .client.settings import SandboxWarning
+from .client.settings import SandboxWarning, resolve
 from .contract import OUTPUT_FORMATS
 from .progress import DEFAULT_ESTIMATE, fraction
 
@@ -127,7 +128,17 @@ def _generate(args: argparse.Namespace) -> int:
     err = sys.stderr
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SandboxWarning)
-        client = Client(base_url=args.base_url)
+        settings = resolve(
+            token=None,
+            base_url=args.base_url,
+            timeout=60,
+            sandbox=None,
+            retry=None,
+            poll=None,
+            max_download_bytes=None,
+            allow_insecure_http=False,
+        )
+    client = Client.from_settings(replace(settings, surface="cli"))
     with client:
         if client.sandbox:
             print(SANDBOX_NOTE, file=err)
@@ -403,6 +414,7 @@ def parser() -> argparse.ArgumentParser:
         "--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"]
     )
     emu.set_defaults(run=_emulator)
+    add_commands(sub)
     return top
 
 
@@ -430,6 +442,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except GenerationInterrupted as exc:
         print(f"{_fresh_line()}magicgif: {exc}", file=sys.stderr)
+        if exc.project_id:
+            print(
+                "magicgif: collect it later, without paying again: "
+                f"magicgif resume {exc.project_id}",
+                file=sys.stderr,
+            )
         return 130
     except KeyboardInterrupt:
         print(f"{_fresh_line()}magicgif: interrupted", file=sys.stderr)

@@ -244,7 +244,8 @@ class Batch:
         self, index: int, item: dict[str, Any] | ValidationError, entry: Entry | None
     ) -> None:
         if entry is None:  # an invalid item: it has no ledger row and is never sent
-            assert isinstance(item, ValidationError)
+            if not isinstance(item, ValidationError):
+                raise RuntimeError(f"internal error: item {index} has no ledger entry")
             self._finish(index, item, "failed")
             return
         if entry.state == "complete":
@@ -277,7 +278,9 @@ class Batch:
         if entry.state == "created" and entry.project_id:
             try:
                 request = replace(self.template, adopt=_ours(entry))
-                project = await workflow.resume(self.api, entry.project_id, request, emit)
+                project = await workflow.resume(
+                    self.api, entry.project_id, request, emit, journal=False
+                )
             except NotFoundError as exc:
                 if not self.sandbox:
                     return self._failed(key, exc), "failed"
@@ -290,7 +293,7 @@ class Batch:
         self.ledger.creating(key)
         request = replace(self.template, body=entry.request)
         try:
-            project = await workflow.generate(self.api, request, emit)
+            project = await workflow.generate(self.api, request, emit, journal=False)
         except MagicHourError as exc:
             return self._classify(key, exc, created=exc.project_id is not None)
         except Exception as exc:  # a bug: the create may or may not have gone out
@@ -376,7 +379,8 @@ class Batch:
 
     def _finish(self, index: int, result: Result, state: str, reused: bool = False) -> None:
         self.results[index] = result
-        assert state in ("complete", "failed", "unknown")
+        if state not in ("complete", "failed", "unknown"):
+            raise RuntimeError(f"internal error: unknown batch item state {state!r}")
         self.counts = replace(
             self.counts,
             **{state: getattr(self.counts, state) + 1},
@@ -480,7 +484,10 @@ async def generate_many(
     on_event: Callable[[BatchProgress], None] | None,
 ) -> BatchResults:
     """Run the batch over the ledger of ``template.directory``; see ``Batch``."""
-    assert template.directory is not None
+    if template.directory is None:
+        raise ValidationError(
+            "download_directory", "is required for a batch (its ledger lives there)"
+        )
     with Ledger(template.directory, server) as ledger:
         batch = Batch(
             api,

@@ -53,6 +53,7 @@ class AsyncClient:
     The token comes from ``token=``, else MAGIC_HOUR_API_TOKEN, MAGIC_HOUR_API_KEY or API_TOKEN.
     ``transport=`` (an ``httpx.AsyncBaseTransport``) carries every request, as in httpx: an
     emulator's in-process transport, say; by default the sandbox's or the network.
+    ``journal=False`` keeps this client's jobs out of the user's job journal.
     """
 
     def __init__(
@@ -69,6 +70,7 @@ class AsyncClient:
         environment: Any = None,
         httpx_client: Any = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        journal: bool = True,
     ) -> None:
         settings = resolve(
             token=token,
@@ -80,6 +82,7 @@ class AsyncClient:
             max_download_bytes=max_download_bytes,
             allow_insecure_http=allow_insecure_http,
             transport=transport,
+            journal=journal,
         )
         self._setup(settings)
 
@@ -236,6 +239,7 @@ class Client:
         environment: Any = None,
         httpx_client: Any = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        journal: bool = True,
     ) -> None:
         settings = resolve(
             token=token,
@@ -247,7 +251,18 @@ class Client:
             max_download_bytes=max_download_bytes,
             allow_insecure_http=allow_insecure_http,
             transport=transport,
+            journal=journal,
         )
+        self._setup(settings)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Client:
+        """A client from settings already resolved (e.g. another client's ``settings``)."""
+        client = cls.__new__(cls)
+        client._setup(settings)
+        return client
+
+    def _setup(self, settings: Settings) -> None:
         self.settings = settings
         self._runner = LoopThread()
         self._async = AsyncClient.from_settings(settings)

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from .._version import __version__
+from ..contract import BAD_GATEWAY_WAIT
 from .errors import ValidationError
 
 DEFAULT_BASE_URL = "https://api.magichour.ai"
@@ -104,16 +105,16 @@ class PollPolicy:
 class RetryPolicy:
     """Capped, jittered exponential backoff for transient failures (429, 5xx, network).
 
-    ``Retry-After`` wins when the server sends it. Without it, a 502 from the API waits
-    ``bad_gateway_delay`` (Magic Hour's errors page: "retry after 30-60 seconds"), and 503
-    ("overloaded") backs off exponentially like the rest.
+    ``Retry-After`` wins when the server sends it. Without it, a 502 (API call, upload or
+    download) waits ``bad_gateway_delay`` (Magic Hour's errors page: "retry after 30-60
+    seconds"), and 503 ("overloaded") backs off exponentially like the rest.
     """
 
     attempts: int = 5
     base_delay: float = 0.25
     max_delay: float = 8.0
     max_retry_after: float = 60.0
-    bad_gateway_delay: float = 30.0
+    bad_gateway_delay: float = BAD_GATEWAY_WAIT
 
     def delay(self, attempt: int, retry_after: float | None = None, status: int = 0) -> float:
         """Seconds to wait before try ``attempt + 1``."""
@@ -174,6 +175,8 @@ class Settings:
     allow_insecure_http: bool = False
     user_agent: str = USER_AGENT
     transport: httpx.AsyncBaseTransport | None = field(default=None, compare=False, repr=False)
+    journal: bool = True  # write each job to the user's journal (``client/journal.py``)
+    surface: str = "python"  # who made the jobs, as the journal tells it: python, cli, widget
 
     def make_transport(self) -> httpx.AsyncBaseTransport | None:
         """The transport given, else the sandbox's on the sandbox; None means the network."""
@@ -237,6 +240,7 @@ def resolve(
     max_download_bytes: int | None,
     allow_insecure_http: bool,
     transport: httpx.AsyncBaseTransport | None = None,
+    journal: bool = True,
 ) -> Settings:
     """Settings from constructor arguments and the environment; warns once on the sandbox."""
     global _warned
@@ -265,6 +269,10 @@ def resolve(
         allow_insecure_http=allow_insecure_http,
     )
     changes: dict[str, Any] = {}
+    if journal is not True:
+        if not isinstance(journal, bool):
+            raise ValidationError("journal", f"must be True or False, got {journal!r:.40}")
+        changes["journal"] = journal
     if transport is not None:
         if not isinstance(transport, httpx.AsyncBaseTransport):
             raise ValidationError(

@@ -15,6 +15,7 @@ from typing import Any, Protocol, TypeVar
 
 from .download import download_all
 from .errors import GenerationTimeout, JobCanceledError, JobFailedError, MagicHourError
+from .journaling import Recorder
 from .models import Completed, Created, CreateResponse, Event, ImageProject, StatusChanged
 from .options import GenerateOptions
 from .settings import PollPolicy
@@ -66,25 +67,49 @@ async def create(
     api: Api, body: dict[str, Any], on_event: Emit | None, options: dict[str, Any]
 ) -> CreateResponse:
     """Only the create, guarded like ``generate``'s (Ctrl-C still learns the id)."""
-    tracker = Tracker(on_event)
+    record = Recorder.start(api.transport.settings, body, None)
+    tracker = Tracker(record.relay(on_event))
     return await _guard(_create(api, body, tracker, options), tracker, None)
 
 
 async def generate(
-    api: Api, request: GenerateOptions, on_event: Emit | None = None
+    api: Api, request: GenerateOptions, on_event: Emit | None = None, *, journal: bool = True
 ) -> ImageProject:
-    """Create, wait, download; every error once the job exists carries its id."""
-    tracker = Tracker(on_event)
-    return await _guard(_generate(api, request, tracker), tracker, request.timeout)
+    """Create, wait, download; every error once the job exists carries its id.
+
+    The job's intent, id, statuses and files go to the user's journal unless ``journal``
+    is False (batches keep their own ledger).
+    """
+    directory = str(request.directory) if request.directory is not None else None
+    record = Recorder.start(api.transport.settings, request.body, directory, enabled=journal)
+    tracker = Tracker(record.relay(on_event))
+    try:
+        return await _guard(_generate(api, request, tracker), tracker, request.timeout)
+    except MagicHourError as exc:
+        record.failed(exc)
+        raise
 
 
 async def resume(
-    api: Poller, project_id: str, request: GenerateOptions, on_event: Emit | None = None
+    api: Poller,
+    project_id: str,
+    request: GenerateOptions,
+    on_event: Emit | None = None,
+    *,
+    journal: bool = True,
 ) -> ImageProject:
-    """Wait for and download an existing project (after a timeout, say), as ``generate`` would."""
-    tracker = Tracker(on_event, project_id)
+    """Wait for and download an existing project (after a timeout, say), as ``generate`` would.
+
+    What it collects is written to the journal (the entry is added if it has none).
+    """
+    record = Recorder.existing(api.transport.settings, project_id, enabled=journal)
+    tracker = Tracker(record.relay(on_event), project_id)
     steps = _finish(api, project_id, request, tracker, time.monotonic(), first_wait=False)
-    return await _guard(steps, tracker, request.timeout)
+    try:
+        return await _guard(steps, tracker, request.timeout)
+    except MagicHourError as exc:
+        record.failed(exc)
+        raise
 
 
 async def stream(api: Api, request: GenerateOptions) -> AsyncIterator[Event]:

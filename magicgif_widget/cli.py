@@ -26,7 +26,7 @@ from .client.batch import (
 )
 from .client.errors import GenerationInterrupted, MagicHourError, ValidationError
 from .client.models import Completed, Created, DownloadProgress, Event, Retrying, StatusChanged
-from .client.settings import SandboxWarning, resolve
+from .client.settings import SandboxWarning, default_settings
 from .contract import OUTPUT_FORMATS
 from .progress import DEFAULT_ESTIMATE, fraction
 
@@ -128,16 +128,7 @@ def _generate(args: argparse.Namespace) -> int:
     err = sys.stderr
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SandboxWarning)
-        settings = resolve(
-            token=None,
-            base_url=args.base_url,
-            timeout=60,
-            sandbox=None,
-            retry=None,
-            poll=None,
-            max_download_bytes=None,
-            allow_insecure_http=False,
-        )
+        settings = default_settings(args.base_url)
     client = Client.from_settings(replace(settings, surface="cli"))
     with client:
         if client.sandbox:

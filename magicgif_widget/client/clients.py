@@ -31,6 +31,15 @@ def _describe(settings: Settings) -> str:
     return f"base_url={settings.base_url!r}, {auth}"
 
 
+def _settings(arguments: dict[str, Any]) -> Settings:
+    """Resolved settings from a client constructor's arguments (its ``locals()``)."""
+    given = {k: v for k, v in arguments.items() if k not in ("self", "__class__")}
+    base_url = _vendor_base_url(
+        given.pop("base_url"), given.pop("environment"), given.pop("httpx_client")
+    )
+    return resolve(base_url=base_url, **given)
+
+
 def _vendor_base_url(base_url: str | None, environment: Any, httpx_client: Any) -> str | None:
     """Honour the vendor SDK's ``environment=`` (base URLs); refuse its ``httpx_client=``."""
     if httpx_client is not None:
@@ -72,18 +81,7 @@ class AsyncClient:
         transport: httpx.AsyncBaseTransport | None = None,
         journal: bool = True,
     ) -> None:
-        settings = resolve(
-            token=token,
-            base_url=_vendor_base_url(base_url, environment, httpx_client),
-            timeout=timeout,
-            sandbox=sandbox,
-            retry=retry,
-            poll=poll,
-            max_download_bytes=max_download_bytes,
-            allow_insecure_http=allow_insecure_http,
-            transport=transport,
-            journal=journal,
-        )
+        settings = _settings(locals())
         self._setup(settings)
 
     @classmethod
@@ -241,18 +239,7 @@ class Client:
         transport: httpx.AsyncBaseTransport | None = None,
         journal: bool = True,
     ) -> None:
-        settings = resolve(
-            token=token,
-            base_url=_vendor_base_url(base_url, environment, httpx_client),
-            timeout=timeout,
-            sandbox=sandbox,
-            retry=retry,
-            poll=poll,
-            max_download_bytes=max_download_bytes,
-            allow_insecure_http=allow_insecure_http,
-            transport=transport,
-            journal=journal,
-        )
+        settings = _settings(locals())
         self._setup(settings)
 
     @classmethod

@@ -108,17 +108,7 @@ class AsyncAiGifGenerator:
 
         ``timeout`` bounds the whole run; ``on_event`` receives each progress event.
         """
-        options = GenerateOptions.check(
-            style=style,
-            name=name,
-            output_format=output_format,
-            wait_for_completion=wait_for_completion,
-            download_outputs=download_outputs,
-            download_directory=download_directory,
-            timeout=timeout,
-            poll_interval=poll_interval,
-            request_options=request_options,
-        )
+        options = GenerateOptions.check(**_arguments(locals(), "on_event"))
         return await workflow.generate(self._api, options, on_event)
 
     def stream(
@@ -134,16 +124,7 @@ class AsyncAiGifGenerator:
         poll_interval: float | PollPolicy | None = None,
     ) -> AsyncIterator[Event]:
         """``generate`` as an async iterator of events, ending with ``Completed``."""
-        options = GenerateOptions.check(
-            style=style,
-            name=name,
-            output_format=output_format,
-            wait_for_completion=wait_for_completion,
-            download_outputs=download_outputs,
-            download_directory=download_directory,
-            timeout=timeout,
-            poll_interval=poll_interval,
-        )
+        options = GenerateOptions.check(**_arguments(locals()))
         return workflow.stream(self._api, options)
 
     async def generate_many(
@@ -200,6 +181,11 @@ class AsyncAiGifGenerator:
         finally:
             if bar is not None:
                 bar.close()
+
+
+def _arguments(scope: dict[str, Any], *leave: str) -> dict[str, Any]:
+    """A method's arguments from its ``locals()``, without ``self`` and ``leave``."""
+    return {k: v for k, v in scope.items() if k != "self" and k not in leave}
 
 
 def _batch_args(

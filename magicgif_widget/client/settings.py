@@ -231,14 +231,14 @@ _warned = False
 
 def resolve(
     *,
-    token: str | None,
-    base_url: str | None,
-    timeout: float | httpx.Timeout | None,
-    sandbox: bool | None,
-    retry: RetryPolicy | None,
-    poll: PollPolicy | None,
-    max_download_bytes: int | None,
-    allow_insecure_http: bool,
+    token: str | None = None,
+    base_url: str | None = None,
+    timeout: float | httpx.Timeout | None = 60,
+    sandbox: bool | None = None,
+    retry: RetryPolicy | None = None,
+    poll: PollPolicy | None = None,
+    max_download_bytes: int | None = None,
+    allow_insecure_http: bool = False,
     transport: httpx.AsyncBaseTransport | None = None,
     journal: bool = True,
 ) -> Settings:
@@ -292,18 +292,10 @@ def resolve(
     return settings
 
 
-def default_settings() -> Settings:
-    """What ``Client()`` with no arguments would use (the sandbox when no token is set)."""
-    return resolve(
-        token=None,
-        base_url=None,
-        timeout=60,
-        sandbox=None,
-        retry=None,
-        poll=None,
-        max_download_bytes=None,
-        allow_insecure_http=False,
-    )
+def default_settings(base_url: str | None = None) -> Settings:
+    """What ``Client()`` (or ``Client(base_url=...)``) would use: the sandbox when neither a
+    token nor a base URL is set."""
+    return resolve(base_url=base_url)
 
 
 def _timeout(seconds: float | None) -> httpx.Timeout:

@@ -22,6 +22,7 @@ MEDIA_TYPES: Final = {"gif": "image/gif", "mp4": "video/mp4", "webm": "video/web
 UPLOAD_TYPES: Final = ("image", "video", "audio")
 CREDITS_PER_GIF: Final = 50  # charged at create, refunded when the render fails
 PROJECT_TYPE: Final = "AI_GIF"
+ACCOUNT_TIERS: Final = ("free", "creator", "pro", "business")  # GET /v1/account's ``tier``
 
 # -- GET /v1/image-projects/{id} -------------------------------------------------------------
 STATUSES: Final = ("draft", "queued", "rendering", "complete", "error", "canceled")

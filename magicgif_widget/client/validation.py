@@ -15,6 +15,16 @@ def _is_blank(text: str) -> bool:
     return not any(ch.isprintable() and not ch.isspace() for ch in text)
 
 
+def _check_unicode(field: str, text: str) -> None:
+    """Text JSON can carry as UTF-8: no lone surrogates (as from a bad decode)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValidationError(
+            field, f"holds a lone surrogate at position {exc.start}, which is not valid Unicode"
+        ) from None
+
+
 def check_style(style: Any) -> dict[str, Any]:
     """``style`` as a JSON-ready dict with a valid ``prompt`` (1-500 characters, not blank)."""
     if not isinstance(style, Mapping):
@@ -28,6 +38,7 @@ def check_style(style: Any) -> dict[str, Any]:
         raise ValidationError("style.prompt", f"must be a string, got {_kind(prompt)}")
     if _is_blank(prompt):
         raise ValidationError("style.prompt", "must not be empty or only whitespace")
+    _check_unicode("style.prompt", prompt)
     if len(prompt) > PROMPT_MAX_CHARS:
         raise ValidationError(
             "style.prompt",
@@ -47,6 +58,7 @@ def check_name(name: Any) -> str | None:
         raise ValidationError("name", f"must be a string or None, got {_kind(name)}")
     if _is_blank(name):
         raise ValidationError("name", "must not be empty or only whitespace (pass None to omit)")
+    _check_unicode("name", name)
     if len(name) > NAME_MAX_CHARS:
         raise ValidationError("name", f"is {len(name)} characters; at most {NAME_MAX_CHARS}")
     return name

@@ -525,13 +525,22 @@ def _check_create(body: Any) -> str | None:
     prompt = style.get("prompt")
     if not isinstance(prompt, str) or not 1 <= len(prompt) <= PROMPT_MAX_CHARS:
         return f"style.prompt must be a string of 1 to {PROMPT_MAX_CHARS} characters"
-    name = body.get("name")
-    if name is not None and not isinstance(name, str):
-        return "name must be a string"
-    fmt = body.get("output_format")
-    if fmt is not None and fmt not in OUTPUT_FORMATS:
-        return f"output_format must be one of {', '.join(OUTPUT_FORMATS)}"
+    if "name" in body and not isinstance(body["name"], str):
+        return "name must be a string (omit it for the default name)"
+    if "output_format" in body and body["output_format"] not in OUTPUT_FORMATS:
+        return f"output_format must be one of {', '.join(OUTPUT_FORMATS)} (or omitted)"
+    for field, text in (("style.prompt", prompt), ("name", body.get("name"))):
+        if isinstance(text, str) and not _encodable(text):
+            return f"{field} must be valid Unicode (it holds a lone surrogate)"
     return None
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _upload_specs(body: Any) -> list[tuple[str, str]] | str:

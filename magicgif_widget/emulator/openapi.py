@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..contract import OUTPUT_FORMATS, PROMPT_MAX_CHARS, STATUSES, UPLOAD_TYPES
+from ..contract import ACCOUNT_TIERS, OUTPUT_FORMATS, PROMPT_MAX_CHARS, STATUSES, UPLOAD_TYPES
 
 
 def _error(description: str) -> dict[str, Any]:
@@ -27,6 +27,7 @@ def _json(schema: str, description: str = "OK") -> dict[str, Any]:
 
 COMMON = {
     "401": _error("missing or invalid API key"),
+    "500": _error("internal server error; retry later"),
     "429": _error("rate limited; Retry-After says when to try again"),
 }
 PROJECT_ID = {
@@ -165,13 +166,9 @@ OPENAPI: dict[str, Any] = {
                             }
                         },
                     },
-                    # null is read as omitted; the contract sets no length limit on names
-                    "name": {"type": "string", "nullable": True},
-                    "output_format": {
-                        "type": "string",
-                        "enum": [*OUTPUT_FORMATS, None],
-                        "nullable": True,
-                    },
+                    # unset keys are omitted; the contract sets no length limit on names
+                    "name": {"type": "string"},
+                    "output_format": {"type": "string", "enum": list(OUTPUT_FORMATS)},
                 },
             },
             "Created": {
@@ -226,11 +223,11 @@ OPENAPI: dict[str, Any] = {
             },
             "Account": {
                 "type": "object",
-                "required": ["id", "credits"],
+                "required": ["id", "email", "tier", "credits", "subscription"],
                 "properties": {
                     "id": {"type": "string"},
                     "email": {"type": "string", "nullable": True},
-                    "tier": {"type": "string", "nullable": True},
+                    "tier": {"type": "string", "enum": list(ACCOUNT_TIERS)},
                     "credits": {"type": "integer"},
                     "subscription": {"type": "object", "nullable": True},
                 },

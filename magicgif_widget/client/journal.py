@@ -41,14 +41,12 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit, urlunsplit
 
 from ..contract import DEFAULT_FORMAT, FINAL_STATUSES, STATUSES
 from . import sqlite_store as store
-from .settings import Settings
+from .journal_entry import JobSettings, JournalEntry, server_for, server_label
 
 JOURNAL_NAME = "journal.sqlite3"
 DATA_ENV = "MAGICGIF_DATA_DIR"
@@ -63,12 +61,6 @@ DEFAULT_LIMIT = 100
 
 Surface = Literal["widget", "python", "cli"]
 SURFACES: frozenset[str] = frozenset({"widget", "python", "cli"})
-# Our statuses, before the server reports one (then it is one of contract.STATUSES):
-# creating     the intent: the create may be in flight
-# unknown      the create was sent and its answer lost: the job may exist and be charged
-# not_created  the API refused the create: no job, no charge
-# created      the create answered with an id; no status seen yet
-_SETTLED_STATUSES = ("error", "canceled", "not_created")
 _PENDING = (
     "(dismissed_at IS NULL AND ((status='complete' AND collected_at IS NULL) "
     "OR status NOT IN ('complete', 'error', 'canceled', 'not_created')))"
@@ -111,6 +103,15 @@ CREATE INDEX IF NOT EXISTS entries_server ON entries (server, seq);
 _CODE_MAX = 64
 _PROMPT_MAX = 4000
 log = logging.getLogger("magicgif_widget.journal")
+__all__ = [
+    "JobSettings",
+    "Journal",
+    "JournalEntry",
+    "JournalError",
+    "journal_path",
+    "server_for",
+    "server_label",
+]
 
 
 class JournalError(store.StoreError):
@@ -125,137 +126,6 @@ def journal_path() -> Path:
 
         root = user_data_dir("magicgif-widget", appauthor=False)
     return Path(root) / JOURNAL_NAME
-
-
-def server_label(base_url: str, *, sandbox: bool = False) -> str:
-    """``"sandbox"``, or the base URL without userinfo, query, fragment or trailing slash."""
-    if sandbox or base_url == "sandbox":
-        return "sandbox"
-    parts = urlsplit(base_url.strip())
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    netloc = f"{host}:{port}" if port is not None else host
-    return urlunsplit((parts.scheme.lower(), netloc, parts.path.rstrip("/"), "", ""))
-
-
-def server_for(settings: Settings) -> str:
-    """The server label of a client's ``settings`` (``client.settings``)."""
-    return server_label(settings.base_url, sandbox=settings.sandbox)
-
-
-@dataclass(frozen=True)
-class JobSettings:
-    """What a job was asked for: the prompt, the name and the output format."""
-
-    prompt: str
-    name: str | None = None
-    output_format: str = DEFAULT_FORMAT
-
-    @classmethod
-    def from_request(cls, request: Mapping[str, Any]) -> JobSettings:
-        """From ``{"prompt"|"style": {"prompt"}, "name", "output_format"}``; other keys ignored."""
-        style = request.get("style")
-        prompt = style.get("prompt") if isinstance(style, Mapping) else request.get("prompt")
-        name = request.get("name")
-        return cls(
-            prompt=str(prompt or ""),
-            name=None if name is None else str(name),
-            output_format=str(request.get("output_format") or DEFAULT_FORMAT),
-        )
-
-
-@dataclass(frozen=True)
-class JournalEntry:
-    """One job as the journal last heard of it (times are UTC ``YYYY-MM-DDTHH:MM:SSZ``)."""
-
-    key: str
-    project_id: str | None
-    server: str
-    surface: str
-    settings: JobSettings
-    directory: str | None
-    status: str  # creating, unknown, not_created, created, or the API's status
-    error_code: str | None
-    credits_charged: int | None
-    credits_refunded: int | None
-    paths: tuple[str, ...]
-    collected_at: str | None
-    dismissed_at: str | None
-    created_at: str
-    updated_at: str
-
-    @classmethod
-    def from_row(cls, row: sqlite3.Row) -> JournalEntry:
-        return cls(
-            key=row["key"],
-            project_id=row["project_id"],
-            server=row["server"],
-            surface=row["surface"],
-            settings=JobSettings(row["prompt"], row["name"], row["output_format"]),
-            directory=row["directory"],
-            status=row["status"],
-            error_code=row["error_code"],
-            credits_charged=row["credits_charged"],
-            credits_refunded=row["credits_refunded"],
-            paths=tuple(str(p) for p in json.loads(row["paths"])),
-            collected_at=row["collected_at"],
-            dismissed_at=row["dismissed_at"],
-            created_at=row["created_at"],
-            updated_at=row["updated_at"],
-        )
-
-    @property
-    def unknown(self) -> bool:
-        """The create was sent and its answer lost: a job may exist, charged, with no id."""
-        return self.status == "unknown" and self.project_id is None
-
-    @property
-    def final(self) -> bool:
-        """The API reported complete, error or canceled (or the create was refused)."""
-        return self.status in FINAL_STATUSES or self.status == "not_created"
-
-    @property
-    def active(self) -> bool:
-        """In flight or still running as last seen (not dismissed)."""
-        if self.dismissed_at is not None:
-            return False
-        if self.status == "creating":
-            return True
-        return self.project_id is not None and not self.final and self.status != "unknown"
-
-    @property
-    def collected(self) -> bool:
-        return self.collected_at is not None
-
-    @property
-    def dismissed(self) -> bool:
-        return self.dismissed_at is not None
-
-    @property
-    def pending(self) -> bool:
-        """Worth showing: running, finished but never downloaded, or unknown; not dismissed."""
-        if self.dismissed:
-            return False
-        if self.status == "complete":
-            return not self.collected
-        return self.status not in _SETTLED_STATUSES
-
-    def age(self, now: float | None = None) -> float:
-        """Seconds since the intent was written."""
-        return (time.time() if now is None else now) - store.parse_time(self.created_at)
-
-    def idle(self, now: float | None = None) -> float:
-        """Seconds since the entry last changed."""
-        return (time.time() if now is None else now) - store.parse_time(self.updated_at)
-
-    def files_exist(self) -> bool:
-        """True when the job's files were collected and are all still on disk."""
-        return self.collected and bool(self.paths) and all(os.path.exists(p) for p in self.paths)
 
 
 class Journal:

@@ -1,6 +1,6 @@
 """One canary token through every surface: it must appear nowhere but in the Authorization
 header. Widget state and messages, a saved notebook, reprs, DEBUG logs, errors and their
-tracebacks, the batch ledger, and the CLI's output are all searched for it."""
+tracebacks, the batch ledger, the job journal, and the CLI's output are all searched for it."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from magicgif_widget import (
     MagicHourError,
     ServerError,
 )
+from magicgif_widget.client.journal import JOURNAL_NAME
 from magicgif_widget.client.ledger import LEDGER_NAME
 from magicgif_widget.emulator import BackgroundServer, Emulator
 
@@ -72,6 +73,7 @@ def guarded() -> Iterator[tuple[str, Emulator]]:
 async def test_the_canary_leaves_no_trace(guarded, tmp_path: Path, monkeypatch, caplog):
     url, emulator = guarded
     monkeypatch.setenv("MAGIC_HOUR_API_TOKEN", CANARY)
+    monkeypatch.setenv("MAGICGIF_DATA_DIR", str(tmp_path / "data"))  # this test's own journal
     caplog.set_level(logging.DEBUG)  # every logger, httpx and httpcore included
     seen = Seen()
     kwargs = {"base_url": url, "poll": FAST_POLL, "retry": FAST_RETRY, "timeout": 5}
@@ -119,6 +121,12 @@ async def test_the_canary_leaves_no_trace(guarded, tmp_path: Path, monkeypatch, 
     seen.add(json.dumps([content for content, _ in messages], default=repr))
     seen.add(*(bytes(b) for _, buffers in messages for b in buffers or []))
     widget.close()
+
+    # the user's job journal, every file of it (the WAL too), with the jobs above in it
+    journal = sorted((tmp_path / "data").iterdir())
+    assert any(path.name == JOURNAL_NAME for path in journal)
+    assert PROMPT["prompt"].encode() in b"".join(path.read_bytes() for path in journal)
+    seen.add(*(path.read_bytes() for path in journal))
 
     # the logs, at DEBUG, and every record's arguments
     seen.add(caplog.text, *(repr(r.__dict__) for r in caplog.records))

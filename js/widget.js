@@ -36,6 +36,28 @@
  * @property {string} [filename]
  * @property {string} [error]
  *
+ * @typedef {object} EarlierJob  A job from an earlier session, found in the user's journal
+ *   (widget/earlier.py). `id` is what Collect and Dismiss send.
+ * @property {string} id
+ * @property {string} project_id  empty for an unknown job (its create's answer was lost)
+ * @property {string} prompt
+ * @property {string} name
+ * @property {string} format
+ * @property {string} age  e.g. "started 2 min ago"
+ * @property {string} meta  format, age, where it came from, what it cost
+ * @property {string} status  what the journal last heard of it
+ * @property {"collect" | "unknown"} kind
+ *
+ * @typedef {object} Confirm  The question asked instead of repeating a running job ({} if none).
+ * @property {string} [id]  the running job, for "Wait for that one" (a Collect)
+ * @property {string} [text]
+ *
+ * @typedef {object} Account  What a job costs and what is left (widget/account.py).
+ * @property {"sandbox" | "reading" | "ok" | "low" | "failed" | "rejected"} state
+ * @property {number | null} credits
+ * @property {number} cost
+ * @property {string} text
+ *
  * @typedef {object} Traits  The model's synced traits (GifWidget, widget/gif_widget.py).
  * @property {string} prompt
  * @property {string} output_format
@@ -56,6 +78,9 @@
  * @property {MediaEntry | {}} media
  * @property {MediaEntry[]} history
  * @property {Card[]} gallery
+ * @property {EarlierJob[]} earlier_jobs
+ * @property {Confirm} confirm
+ * @property {Account} account
  * @property {boolean} sandbox
  * @property {Limits} limits
  * @property {string} still_id
@@ -77,6 +102,8 @@
  * @property {(fn: () => void) => void} cleanup  run `fn` when the view goes
  * @property {(message: string) => void} alert  show a message in the alert area
  * @property {() => HTMLElement} root  the view's outer element
+ * @property {() => void} generate  send Generate with the form's values, confirmed (the
+ *   "Generate anyway" answer to `confirm`)
  *
  * @typedef {object} Part  A piece of the view.
  * @property {Node[]} nodes  its elements, in page order
@@ -87,6 +114,8 @@
 const LABELS = {
   idle: "Ready",
   creating: "Sending…",
+  checking: "Checking the balance…",
+  collecting: "Checking the job…",
   queued: "Queued",
   rendering: "Rendering",
   downloading: "Downloading",
@@ -381,13 +410,81 @@ function header(ctx) {
   return { nodes: [el], events: "change:sandbox change:credits_charged", update };
 }
 
-/** What the sandbox is, while there is no token. @param {Context} ctx @returns {Part} */
-function sandboxHint(ctx) {
-  const hint = h("div", {
-    class: "mg-hint",
-    text: "Sandbox: no API token is set, so animations are drawn locally (no AI, no credits). Set MAGIC_HOUR_API_TOKEN to use Magic Hour.",
-  });
-  return { nodes: [hint], events: "change:sandbox", update: () => (hint.hidden = !ctx.model.get("sandbox")) };
+/** What a GIF costs and what is left, or why the balance is unknown; on the sandbox, what
+ * the sandbox is (the kernel's sentences).
+ * @param {Context} ctx @returns {Part} */
+function accountLine(ctx) {
+  const line = h("div", { class: "mg-account" });
+  const update = () => {
+    const account = ctx.model.get("account") || {};
+    showText(line, account.text || "");
+    line.dataset.state = account.state || "";
+  };
+  return { nodes: [line], events: "change:account", update };
+}
+
+/** Jobs from earlier sessions that may still give files: Collect (no new job, no charge) or
+ * Dismiss; an unknown job (its id was lost) can only be dismissed. @param {Context} ctx @returns {Part} */
+function earlierJobs(ctx) {
+  const { model, id } = ctx;
+  const heading = h("span", { class: "mg-earlier-title", id: `${id}-earlier`, text: "Earlier jobs" });
+  const hint = h("span", { class: "mg-earlier-hint", id: `${id}-earlier-hint`, text: "Collect downloads a job already paid for: nothing new is made or charged." });
+  const list = h("div", { class: "mg-earlier-list", role: "list", "aria-labelledby": heading.id, "aria-describedby": hint.id });
+  const section = h("div", { class: "mg-earlier" }, h("div", { class: "mg-earlier-head" }, heading, hint), list);
+  /** @param {EarlierJob} job */
+  const row = (job) => {
+    const what = job.prompt || "an untitled job";
+    const buttons = [];
+    if (job.kind === "collect") {
+      buttons.push(
+        h("button", {
+          type: "button",
+          class: "mg-button mg-primary mg-small",
+          text: "Collect",
+          "aria-label": `Collect: ${what}`,
+          "data-action": "collect",
+          onclick: () => model.send({ type: "collect", id: job.id }),
+        }),
+      );
+    }
+    buttons.push(
+      h("button", {
+        type: "button",
+        class: "mg-button mg-small",
+        text: "Dismiss",
+        "aria-label": `Dismiss: ${what}`,
+        onclick: () => model.send({ type: "dismiss", id: job.id }),
+      }),
+    );
+    return h(
+      "div",
+      { class: "mg-earlier-card", role: "listitem", "data-kind": job.kind, "data-id": job.id },
+      h(
+        "div",
+        { class: "mg-earlier-text" },
+        h("div", { class: "mg-earlier-prompt", title: what, text: what }),
+        h("div", { class: "mg-earlier-meta", text: job.meta }),
+        h("div", { class: "mg-earlier-status", text: job.status }),
+      ),
+      h("div", { class: "mg-earlier-actions" }, ...buttons),
+    );
+  };
+  const update = () => {
+    const jobs = model.get("earlier_jobs") || [];
+    const running = model.get("running");
+    const active = document.activeElement;
+    const focusAt = list.contains(active) ? [...list.children].findIndex((card) => card.contains(active)) : -1;
+    list.replaceChildren(...jobs.map(row));
+    for (const button of list.querySelectorAll('[data-action="collect"]')) /** @type {HTMLButtonElement} */ (button).disabled = running;
+    section.hidden = jobs.length === 0;
+    // A card that went (dismissed, collected) takes the keyboard to its neighbour.
+    if (focusAt >= 0 && !list.contains(document.activeElement)) {
+      const cards = [...list.children];
+      const next = cards[Math.min(focusAt, cards.length - 1)];
+      /** @type {HTMLElement | null | undefined} */ (next?.querySelector("button:not(:disabled)"))?.focus();
+    }
+  };
+  return { nodes: [section], events: "change:earlier_jobs change:running", update };
 }
 
 /** Prompt, format, name, gallery mode, Generate and Cancel. @param {Context} ctx @returns {Part} */
@@ -410,15 +507,18 @@ function form(ctx) {
     model.set(key, value);
     model.save_changes();
   };
-  const start = () => {
+  /** @param {{confirmed?: boolean}} [options] */
+  const start = ({ confirmed = false } = {}) => {
     push("prompt", prompt.value);
     push("name", name.value);
     // The settings travel with the request: a widget manager may hold back state updates
     // while earlier messages are pending, and a custom message would then overtake them.
     const settings = { prompt: prompt.value, name: name.value, output_format: format.value, gallery_mode: galleryBox.checked };
-    model.send({ type: "generate", settings }); // the kernel checks the input and says what is wrong
+    // The kernel checks the input and the balance, and says what is wrong.
+    model.send(confirmed ? { type: "generate", settings, confirmed: true } : { type: "generate", settings });
     if (!prompt.value.trim()) prompt.focus();
   };
+  ctx.generate = () => start({ confirmed: true });
   const count = () => updateCounter(counter, prompt.value, model.get("gallery_mode"), limits);
   prompt.addEventListener("input", () => {
     push("prompt", prompt.value);
@@ -433,7 +533,7 @@ function form(ctx) {
   name.addEventListener("input", () => push("name", name.value));
   format.addEventListener("change", () => push("output_format", format.value));
   galleryBox.addEventListener("change", () => push("gallery_mode", galleryBox.checked));
-  generate.addEventListener("click", start);
+  generate.addEventListener("click", () => start());
   cancel.addEventListener("click", () => model.send({ type: "cancel" }));
   const follow = followFocus(ctx, generate, cancel);
 
@@ -474,6 +574,40 @@ function form(ctx) {
     ),
   ];
   return { nodes, events: "change:prompt change:name change:output_format change:running change:gallery_mode", update };
+}
+
+/** Asked instead of a create that would repeat a job still running at Magic Hour: pay for
+ * another (Generate anyway) or wait for that one (a Collect). The keyboard moves to the safe
+ * answer when the question appears. @param {Context} ctx @returns {Part} */
+function confirmNotice(ctx) {
+  const { model, id } = ctx;
+  const text = h("p", { class: "mg-confirm-text", id: `${id}-confirm` });
+  const again = h("button", { type: "button", class: "mg-button", text: "Generate anyway", onclick: () => ctx.generate() });
+  const wait = h("button", {
+    type: "button",
+    class: "mg-button mg-primary",
+    text: "Wait for that one",
+    onclick: () => model.send({ type: "collect", id: model.get("confirm").id }),
+  });
+  const box = h(
+    "div",
+    { class: "mg-confirm", role: "alertdialog", "aria-labelledby": text.id },
+    text,
+    h("div", { class: "mg-actions" }, again, wait),
+  );
+  let asked = "";
+  const update = () => {
+    const question = model.get("confirm") || {};
+    const shown = question.text || "";
+    text.textContent = shown;
+    box.hidden = !shown;
+    if (shown && shown !== asked) {
+      const active = document.activeElement;
+      if (active === document.body || ctx.root().contains(active)) wait.focus();
+    }
+    asked = shown;
+  };
+  return { nodes: [box], events: "change:confirm", update };
 }
 
 /** The prompt's length against the limit; in gallery mode, its lines and the first too long.
@@ -711,7 +845,7 @@ function historyStrip(ctx) {
 }
 
 /** The view, top to bottom. */
-const PARTS = [header, sandboxHint, form, progressLine, messages, resultStage, galleryCards, historyStrip];
+const PARTS = [header, accountLine, earlierJobs, form, confirmNotice, progressLine, messages, resultStage, galleryCards, historyStrip];
 
 // ---- the view ----------------------------------------------------------------------------
 
@@ -738,6 +872,7 @@ function render({ model, el, signal }) {
     },
     cleanup: (fn) => cleanups.push(fn),
     alert: () => {}, // until the alert area exists (messages)
+    generate: () => {}, // until the form exists
     root: () => /** @type {HTMLElement} */ (root),
   };
   const parts = PARTS.map((make) => make(ctx));

@@ -20,6 +20,20 @@ from .conftest import Server
 CANARY = "mhk_live_CANARY_widget_77"
 
 
+@pytest.fixture(autouse=True)
+def journal_dir(tmp_path: Path, monkeypatch) -> Path:
+    """A job journal of this test's own (a job another test left running is not this one's
+    duplicate)."""
+    where = tmp_path / "data"
+    monkeypatch.setenv("MAGICGIF_DATA_DIR", str(where))
+    return where
+
+
+def sent_nothing(server: Server) -> bool:
+    """No request reached the server but the widget's balance read."""
+    return {k: v for k, v in server.stats()["requests"].items() if k != "account"} == {}
+
+
 @pytest.fixture
 def make(server: Server, tmp_path: Path):
     made: list[GifWidget] = []
@@ -64,7 +78,7 @@ async def test_empty_prompt_is_an_inline_error_and_sends_nothing(make, server: S
         w.generate()
     assert "must not be empty" in w.error and w.status == "idle" and not w.running
     w._on_front_end_msg(w, {"type": "generate"}, [])  # the button does the same, quietly
-    assert server.stats()["requests"] == {}
+    assert sent_nothing(server)
 
 
 async def test_cancel_stops_at_once_and_says_what_became_of_the_job(make, server: Server):
@@ -87,7 +101,27 @@ async def test_failed_job_shows_an_actionable_error(make, server: Server):
     with pytest.raises(JobFailedError):
         await w.generate()
     assert w.status == "failed" and w.error.startswith("The job failed:") and not w.running
-    assert w.project_id in w.error
+    assert w.project_id in w.error and w.error.endswith("credits refunded)")
+
+
+@pytest.mark.parametrize(
+    ("code", "line"),
+    [
+        ("content_policy_violation", "the prompt breaks Magic Hour's content rules"),
+        ("processing_timeout", "Magic Hour took too long to render this one; try again"),
+        ("no_source_face", "no face was found in the input image"),
+    ],
+)
+async def test_a_failed_job_is_told_in_the_vendors_words(make, server: Server, code, line):
+    server.fault(route="create", outcome="error", code=code)
+    w = make(prompt=f"doomed by {code}")
+    with pytest.raises(JobFailedError) as failed:
+        await w.generate()
+    assert failed.value.line.startswith(line) and failed.value.refunded
+    assert w.error == (
+        f"The job failed: {failed.value.line} (job {w.project_id}; credits refunded)"
+    )
+    assert code not in w.error  # the sentence, not the code
 
 
 async def test_rate_limit_retry_shows_a_notice_then_completes(make, server: Server):
@@ -440,7 +474,7 @@ async def test_a_bad_gallery_line_is_named_and_nothing_is_sent(make, server: Ser
     w.prompt = "\n".join(f"kite {i}" for i in range(49))
     with pytest.raises(ValidationError, match="at most 48"):
         w.generate()
-    assert server.stats()["requests"] == {}
+    assert sent_nothing(server)
 
 
 async def test_a_failed_gallery_card_says_why_and_the_rest_complete(make, server: Server):

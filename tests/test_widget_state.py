@@ -12,6 +12,7 @@ import pytest
 from magicgif_widget import progress
 from magicgif_widget.client.batch import BatchCounts, BatchProgress, BatchResults
 from magicgif_widget.client.errors import CreateOutcomeUnknown, JobFailedError, ValidationError
+from magicgif_widget.client.journal import JobSettings, JournalEntry
 from magicgif_widget.client.models import (
     Completed,
     Created,
@@ -20,7 +21,8 @@ from magicgif_widget.client.models import (
     Retrying,
     StatusChanged,
 )
-from magicgif_widget.widget import gallery_state, media, run_state
+from magicgif_widget.widget import account, earlier, gallery_state, media, notices, run_state
+from magicgif_widget.widget.account import AccountState
 from magicgif_widget.widget.gallery_state import GalleryState
 from magicgif_widget.widget.media import MediaFile, MediaStore, Result
 from magicgif_widget.widget.run_state import RunState
@@ -332,3 +334,250 @@ def test_the_store_sends_binary_chunks_or_base64_text(tmp_path: Path, monkeypatc
     text = list(store.messages("k", "t", text=True))
     assert len(text) == -(-len(data) // media.TEXT_CHUNK) and all(b is None for _, b in text)
     assert b"".join(base64.b64decode(c["data"]) for c, _ in text) == data
+
+
+# ---- earlier jobs: cards from journal entries --------------------------------------------
+
+STAMP = "2023-11-14T22:13:20Z"  # NOW, as the journal writes times
+
+
+def _entry(**kw) -> JournalEntry:
+    fields = {
+        "key": "k1",
+        "project_id": "cm1",
+        "server": "http://127.0.0.1:9",
+        "surface": "python",
+        "settings": JobSettings("a paper boat", None, "gif"),
+        "directory": None,
+        "status": "rendering",
+        "error_code": None,
+        "credits_charged": 50,
+        "credits_refunded": None,
+        "paths": (),
+        "collected_at": None,
+        "dismissed_at": None,
+        "created_at": STAMP,
+        "updated_at": STAMP,
+    }
+    return JournalEntry(**{**fields, **kw})
+
+
+def test_ages_read_like_a_person_would_say_them():
+    said = [earlier.age_text(s) for s in (0, 4, 40, 60, 150, 3599, 3600, 7200, 86400 * 3)]
+    assert said == [
+        "started just now",
+        "started just now",
+        "started 40 s ago",
+        "started 1 min ago",
+        "started 2 min ago",
+        "started 59 min ago",
+        "started 1 h ago",
+        "started 2 h ago",
+        "started 3 days ago",
+    ]
+    assert earlier.age_text(-5) == "started just now"  # another machine's clock
+
+
+def test_a_running_job_from_earlier_is_a_collect_card():
+    entry = _entry(surface="widget", settings=JobSettings("a paper boat", "boat", "mp4"))
+    (card,) = earlier.cards([entry], now=NOW + 150)
+    assert card == {
+        "id": "cm1",
+        "project_id": "cm1",
+        "prompt": "a paper boat",
+        "name": "boat",
+        "format": "mp4",
+        "age": "started 2 min ago",
+        "meta": "MP4 · started 2 min ago · from a widget · 50 credits spent",
+        "status": "Rendering when last seen",
+        "kind": "collect",
+    }
+
+
+def test_each_status_says_what_was_last_heard():
+    said = {
+        status: earlier.cards([_entry(status=status)], now=NOW)[0]["status"]
+        for status in ("created", "queued", "rendering", "complete")
+    }
+    assert said == {
+        "created": "Created at Magic Hour; not seen since",
+        "queued": "Queued when last seen",
+        "rendering": "Rendering when last seen",
+        "complete": "Finished, never downloaded",
+    }
+    cli = earlier.cards([_entry(surface="cli", credits_charged=None)], now=NOW)[0]
+    assert cli["meta"] == "GIF · started just now · from the command line"
+
+
+def test_an_unknown_job_is_a_card_that_can_only_be_dismissed():
+    (card,) = earlier.cards([_entry(project_id=None, status="unknown")], now=NOW + 30)
+    assert card["kind"] == "unknown" and card["id"] == "k1" and card["project_id"] == ""
+    assert card["status"] == (
+        "The create was sent but its answer was lost: a job may exist and be charged; "
+        "check your Magic Hour library."
+    )
+
+
+def test_what_is_not_offered(tmp_path: Path):
+    gif = tmp_path / "cm9.gif"
+    gif.write_bytes(b"GIF89a")
+    not_offered = [
+        _entry(status="error"),  # failed: refunded, nothing to collect
+        _entry(status="canceled"),
+        _entry(status="not_created", project_id=None),
+        _entry(status="creating", project_id=None),  # a create in flight
+        _entry(dismissed_at=STAMP),
+        _entry(status="complete", collected_at=STAMP, paths=(str(gif),)),  # on disk
+        _entry(project_id="cm-own"),  # the widget's own
+        _entry(key="k-own", project_id=None, status="unknown"),
+        _entry(created_at="2023-11-14T22:13:30Z"),  # made after the widget
+    ]
+    cards = earlier.cards(not_offered, now=NOW, before=NOW, exclude={"cm-own", "k-own"})
+    assert cards == []
+    # collected, but the file is gone: the journal no longer lists it as pending either
+    gone = _entry(status="complete", collected_at=STAMP, paths=(str(tmp_path / "gone.gif"),))
+    assert not gone.pending and earlier.cards([gone], now=NOW) == []
+
+
+def test_cards_keep_the_journals_order_and_a_bound():
+    entries = [_entry(key=f"k{i}", project_id=f"cm{i}") for i in range(20)]
+    cards = earlier.cards(entries, now=NOW)
+    assert [c["id"] for c in cards] == [f"cm{i}" for i in range(earlier.MAX_CARDS)]
+    assert [c["id"] for c in earlier.without(cards[:3], "cm1")] == ["cm0", "cm2"]
+
+
+def test_the_question_before_a_duplicate_job():
+    entry = _entry(settings=JobSettings("a paper boat", "boat", "gif"))
+    question = earlier.confirm(entry, NOW + 125)
+    assert question == {
+        "id": "cm1",
+        "project_id": "cm1",
+        "prompt": "a paper boat",
+        "name": "boat",
+        "output_format": "gif",
+        "text": (
+            "A job with these settings is still running (started 2 min ago). "
+            "Generate again and pay 50 credits?"
+        ),
+    }
+    assert earlier.same_settings(question, "a paper boat", " boat ", "gif")
+    assert not earlier.same_settings(question, "a paper boat", "", "gif")
+    assert not earlier.same_settings(question, "a paper boat", "boat", "mp4")
+    assert not earlier.same_settings(question, "a paper kite", "boat", "gif")
+
+
+# ---- the account line ---------------------------------------------------------------------
+
+
+def test_the_account_line_in_each_state():
+    line = account.line
+    assert line(AccountState(sandbox=True)) == {
+        "state": "sandbox",
+        "credits": None,
+        "cost": 0,
+        "text": account.SANDBOX_TEXT,
+    }
+    assert "no credits are used" in account.SANDBOX_TEXT
+    assert line(AccountState()) == {
+        "state": "reading",
+        "credits": None,
+        "cost": 50,
+        "text": "50 credits per GIF · reading your balance…",
+    }
+    assert line(AccountState(credits=12_345))["text"] == "50 credits per GIF · 12,345 credits left"
+    assert line(AccountState(credits=50))["state"] == "ok"
+    low = line(AccountState(credits=30))
+    assert low == {
+        "state": "low",
+        "credits": 30,
+        "cost": 50,
+        "text": "Not enough credits: 30 left, a GIF costs 50",
+    }
+    failed = line(AccountState(problem="network problem"))
+    assert failed["state"] == "failed" and failed["credits"] is None
+    assert failed["text"] == "50 credits per GIF · the balance could not be read (network problem)"
+    rejected = line(AccountState(problem=account.REJECTED))
+    assert rejected["state"] == "rejected"
+    assert rejected["text"].startswith("The API token was rejected")
+
+
+def test_the_shortfall_counts_every_gif_and_an_unknown_balance_never_blocks():
+    assert account.shortfall(None) is None and account.shortfall(50) is None
+    assert account.shortfall(49) == "Not enough credits: 49 left, a GIF costs 50"
+    assert account.shortfall(120, 3) == "Not enough credits: 120 left, 3 GIFs cost 150"
+    assert account.shortfall(150, 3) is None
+    assert account.shortfall(1_000, 48) == "Not enough credits: 1,000 left, 48 GIFs cost 2400"
+
+
+def test_why_an_account_read_failed_in_a_few_words():
+    from magicgif_widget.client import errors
+
+    said = [
+        account.problem(errors.AuthenticationError("401 mhk_live_x", status_code=401)),
+        account.problem(errors.NetworkError("connection refused")),
+        account.problem(errors.RateLimitError("429", status_code=429)),
+        account.problem(errors.ServerError("500", status_code=500)),
+        account.problem(errors.NotFoundError("404", status_code=404)),
+        account.problem(errors.InvalidResponseError("not JSON")),
+        account.problem(RuntimeError("boom")),
+    ]
+    assert said == [
+        account.REJECTED,
+        "network problem",
+        "rate limited",
+        "Magic Hour had a server error",
+        "HTTP 404",
+        "an unexpected answer",
+        "an unexpected error",
+    ]
+
+
+# ---- what a failed job says, and the two new run states ------------------------------------
+
+
+def test_a_failed_job_in_the_vendors_words():
+    from magicgif_widget.client.models import ProjectError
+
+    def failed(code: str | None, charged: int, message: str = "the server's words") -> str:
+        project = _project(
+            "cm7", "error", credits_charged=charged, error=ProjectError(code or "", message)
+        )
+        if code is None:
+            project = _project("cm7", "error", credits_charged=charged)
+        return notices.friendly(JobFailedError.from_project(project))
+
+    assert failed("content_policy_violation", 0) == (
+        "The job failed: the prompt breaks Magic Hour's content rules; reword it and try "
+        "again (job cm7; credits refunded)"
+    )
+    assert failed("processing_timeout", 50) == (
+        "The job failed: Magic Hour took too long to render this one; try again "
+        "(job cm7; 50 credits charged)"
+    )
+    assert failed("render_failed", 0, "GPU fell over") == (
+        "The job failed: Magic Hour could not render this job: GPU fell over "
+        "(job cm7; credits refunded)"
+    )
+    assert failed(None, 0) == (
+        "The job failed: Magic Hour could not render this job (job cm7; credits refunded)"
+    )
+
+
+def test_collecting_and_asking():
+    state = _state(progress=100.0, project_id="cm-old", now=NOW)
+    collecting = run_state.collecting(state, "cm5")
+    assert collecting["status"] == "collecting" and collecting["project_id"] == "cm5"
+    assert collecting["running"] and collecting["error"] == "" and collecting["progress"] < 5
+    asked = run_state.asked(state)
+    assert asked["status"] == "idle" and not asked["running"] and asked["progress"] == 0
+    assert asked["project_id"] == "" and asked["job_started"] == 0
+    assert notices.CANCELED_BEFORE_SENDING == "Canceled before anything was sent: no job was made."
+    checking = run_state.checking(state)
+    assert checking["status"] == "checking" and checking["running"] and checking["error"] == ""
+    refused = run_state.refused(state, "Not enough credits: 30 left, a GIF costs 50")
+    assert refused["status"] == "idle" and not refused["running"]
+    assert refused["error"] == "Not enough credits: 30 left, a GIF costs 50"
+    assert notices.not_enough_credits("Not enough credits: 30 left, a GIF costs 50") == (
+        "Not enough credits: 30 left, a GIF costs 50. Nothing was sent; add credits at "
+        "Magic Hour, then press Generate again."
+    )

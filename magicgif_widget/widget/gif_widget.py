@@ -2,11 +2,14 @@
 
 The job runs as an asyncio task on the kernel's own loop (the kernel stays responsive);
 the token stays in the kernel: only ``sandbox`` and results are synced to the front end.
+Off the sandbox it also offers the user's earlier jobs from the journal (Collect, Dismiss),
+asks before repeating a job still running, and shows the cost and the balance.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import uuid
 import warnings
 from pathlib import Path
@@ -18,11 +21,12 @@ import traitlets as t
 from .. import progress as bar
 from ..client import AsyncClient, Client
 from ..client.batch import BatchResults, check_concurrency
-from ..client.errors import ClientClosedError, ValidationError
+from ..client.errors import ClientClosedError, MagicHourError, ValidationError
 from ..client.settings import SandboxWarning, Settings, default_settings
 from ..client.validation import check_output_format, check_positive
 from ..contract import DEFAULT_FORMAT, OUTPUT_FORMATS, PROMPT_MAX_CHARS
-from . import jobs, notices
+from . import account, earlier, jobs, notices
+from .account import AccountState
 from .gallery_state import MAX_GALLERY
 from .jobs import Jobs
 from .media import MEDIA_TIMEOUT, MediaStore, Result
@@ -53,7 +57,8 @@ class GifWidget(anywidget.AnyWidget):
 
     # -- the job ---------------------------------------------------------------------------
     status = t.Unicode("idle").tag(sync=True)
-    """idle, creating, queued, rendering, downloading, then complete, failed or canceled."""
+    """idle, creating (or checking: the balance read again first; or collecting: a job made
+    earlier), queued, rendering, downloading, then complete, failed or canceled."""
     running = t.Bool(False).tag(sync=True)
     progress = t.Float(0.0).tag(sync=True)
     """The bar's floor, in percent: the front end never shows less."""
@@ -80,6 +85,18 @@ class GifWidget(anywidget.AnyWidget):
     gallery = t.List(t.Dict()).tag(sync=True)
     """A gallery's cards, one per prompt line, in order."""
 
+    # -- the journal and the account (never on the sandbox) --------------------------------
+    earlier_jobs = t.List(t.Dict()).tag(sync=True)
+    """Jobs of this server from earlier sessions that may still give files, newest first:
+    ``earlier.card`` (id, project_id, prompt, name, format, age, meta, status, kind: collect
+    or unknown). ``collect(id)`` and ``dismiss(id)`` act on one."""
+    confirm = t.Dict().tag(sync=True)
+    """The question asked instead of a create that would repeat a job still running
+    (``earlier.confirm``: id, project_id, prompt, name, output_format, text); {} when none.
+    The answer is ``generate(confirmed=True)`` or ``collect(confirm["id"])``."""
+    account = t.Dict().tag(sync=True)
+    """The cost and the balance (``account.line``: state, credits, cost, text)."""
+
     # -- read-only facts for the front end -------------------------------------------------
     sandbox = t.Bool(True).tag(sync=True)
     limits = t.Dict().tag(sync=True)
@@ -98,7 +115,8 @@ class GifWidget(anywidget.AnyWidget):
         timeout: float | None = 900.0,
         **kwargs: Any,
     ) -> None:
-        settings = _settings(client)
+        # The widget's jobs are journaled as the widget's.
+        settings = dataclasses.replace(_settings(client), surface="widget")
         fmt = check_output_format(output_format) or DEFAULT_FORMAT
         width = check_concurrency(gallery_concurrency)
         deadline = check_positive("timeout", timeout)
@@ -111,6 +129,7 @@ class GifWidget(anywidget.AnyWidget):
         }
         self.still_id = uuid.uuid4().hex[:16]
         self.sandbox = settings.sandbox
+        self.account = account.line(AccountState(sandbox=settings.sandbox))
         self.render_estimate = jobs.estimate(settings, fmt)
         self.download_directory = Path(download_directory or Path.cwd() / "magicgif-output")
         self.gallery_concurrency = width
@@ -121,12 +140,20 @@ class GifWidget(anywidget.AnyWidget):
         self._media = MediaStore()
         self._stills = StillOutput(self.still_id)
         self._jobs = Jobs(self, settings, self._media, self._stills)
+        self.observe(self._form_changed, names=["prompt", "name", "output_format", "gallery_mode"])
         self.on_msg(self._on_front_end_msg)
+        if not settings.sandbox:
+            self._jobs.refresh()  # earlier jobs and the balance, in the background
 
-    def generate(self) -> Any:
+    def generate(self, confirmed: bool = False) -> Any:
         """Start a job with the current settings; returns its awaitable (the running one if busy).
 
-        Bad input raises ValidationError (and shows it in the widget) before anything is sent.
+        Bad input raises ValidationError (shown in the widget) before anything is sent. When
+        the last balance read could not pay for the job, the balance is read again first and,
+        if it still cannot, the awaitable raises InsufficientCreditsError with nothing sent.
+        A job whose settings match one still running at Magic Hour (the journal says so, the
+        server agrees) is not created unless ``confirmed``: the ``confirm`` trait asks, and
+        the awaitable gives None.
         """
         if self._closed:
             raise ClientClosedError("this widget is closed; create a new one")
@@ -137,7 +164,52 @@ class GifWidget(anywidget.AnyWidget):
         except ValidationError as exc:
             self.error = notices.friendly(exc)
             raise
-        return self._jobs.start(job)
+        # The last balance read could not pay: read it again before sending anything (credits
+        # bought meanwhile count), and refuse if it still cannot.
+        credits = None if self.sandbox else self.account.get("credits")
+        short = account.shortfall(credits, job.count) is not None
+        return self._jobs.start(job, confirmed=confirmed, recheck=short)
+
+    def collect(self, project_id: str) -> Any:
+        """Wait for and download a job made earlier (an ``earlier_jobs`` card's id, or any
+        journaled job of this server) like a fresh result, with no create; returns its
+        awaitable. A job that cannot be collected raises ValidationError (shown in the widget).
+        """
+        if self._closed:
+            raise ClientClosedError("this widget is closed; create a new one")
+        problem = "sandbox jobs are not journaled; make it again" if self.sandbox else None
+        if problem is None and self._jobs.busy():
+            problem = "a job is running in this widget; wait for it or cancel it first"
+        entry = None
+        if problem is None:
+            try:
+                entry = jobs.journal_entry(project_id)
+            except MagicHourError as exc:
+                self.error = notices.friendly(exc)
+                raise
+            problem = jobs.uncollectable(entry, project_id, self._jobs.server)
+        if problem is not None or entry is None:
+            self.error = f"Cannot collect: {problem}"
+            raise ValidationError("project_id", str(problem))
+        return self._jobs.collect(entry)
+
+    def dismiss(self, project_id: str) -> bool:
+        """Forget an earlier job (its card's id): the journal marks it dismissed and the card
+        goes. Returns False when the journal had nothing to dismiss."""
+        try:
+            done = False if self.sandbox else jobs.dismiss(project_id)
+        except MagicHourError as exc:
+            self.error = notices.friendly(exc)
+            raise
+        self.earlier_jobs = earlier.without(self.earlier_jobs, project_id)
+        if project_id and project_id in (self.confirm.get("id"), self.confirm.get("project_id")):
+            self.confirm = {}
+        return done
+
+    def refresh(self) -> Any:
+        """Read the journal for earlier jobs and the account for the balance again; returns
+        an awaitable (done at once on the sandbox, which has neither)."""
+        return self._jobs.refresh()
 
     def cancel(self) -> None:
         """Stop waiting now; the widget says what became of the server-side job."""
@@ -186,9 +258,17 @@ class GifWidget(anywidget.AnyWidget):
         if kind == "generate":
             self._apply_settings(content.get("settings"))
             with contextlib.suppress(ValidationError):  # already shown in the alert area
-                self.generate()
+                self.generate(confirmed=content.get("confirmed") is True)
         elif kind == "cancel":
             self.cancel()
+        elif kind in ("collect", "dismiss"):
+            ref = content.get("id")
+            if isinstance(ref, str) and ref:
+                with contextlib.suppress(MagicHourError):  # shown in the alert area
+                    if kind == "collect":
+                        self.collect(ref)
+                    else:
+                        self.dismiss(ref)
         elif kind == "media":
             text = content.get("encoding") == "base64"
             self._send_media(str(content.get("key", "")), content.get("req"), text)
@@ -205,6 +285,15 @@ class GifWidget(anywidget.AnyWidget):
             self.output_format = settings["output_format"]
         if isinstance(settings.get("gallery_mode"), bool):
             self.gallery_mode = settings["gallery_mode"]
+
+    def _form_changed(self, _change: Any) -> None:
+        """A question about other settings than the form's now holds is no longer asked."""
+        question = self.confirm
+        if question and (
+            self.gallery_mode
+            or not earlier.same_settings(question, self.prompt, self.name, self.output_format)
+        ):
+            self.confirm = {}
 
     def _send_media(self, key: str, req: Any, text: bool = False) -> None:
         """The file behind ``key``, in binary chunks or base64 text ones (media.py)."""

@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from ..client import errors
-from ..client.errors import MagicHourError
+from ..client.errors import JobFailedError, MagicHourError
 from ..client.models import Retrying
+from ..contract import JOB_ERRORS
 
 _PREFIXES: dict[type[MagicHourError], str] = {
     errors.ValidationError: "Check your input",
@@ -23,14 +24,35 @@ _PREFIXES: dict[type[MagicHourError], str] = {
     errors.DownloadError: "The download failed",
 }
 _RETRYING = "; retrying in "
+CANCELED_BEFORE_SENDING = "Canceled before anything was sent: no job was made."
 
 
 def friendly(exc: MagicHourError) -> str:
     """One actionable sentence for the alert area."""
+    if isinstance(exc, JobFailedError):
+        return job_failed(exc)
     for cls, text in _PREFIXES.items():
         if isinstance(exc, cls):
             return f"{text}: {exc}"
     return str(exc)
+
+
+def not_enough_credits(shortfall: str) -> str:
+    """Generate refused before sending: ``shortfall`` is ``account.shortfall``'s sentence."""
+    return f"{shortfall}. Nothing was sent; add credits at Magic Hour, then press Generate again."
+
+
+def job_failed(exc: JobFailedError) -> str:
+    """A failed render in the vendor's words (``exc.line``, for its error code), which job it
+    was, and whether its credits came back, e.g. "The job failed: the prompt breaks Magic
+    Hour's content rules; reword it and try again (job cm1; credits refunded)"."""
+    line = exc.line
+    if exc.code not in JOB_ERRORS and exc.detail:
+        line = f"{line}: {exc.detail}"  # a code we do not know: the API's own words too
+    charged = exc.project.credits_charged
+    money = "credits refunded" if exc.refunded else f"{charged} credits charged"
+    job = f"job {exc.project_id}; " if exc.project_id else ""
+    return f"{_PREFIXES[errors.JobFailedError]}: {line} ({job}{money})"
 
 
 def failure(exc: BaseException) -> str:

@@ -53,6 +53,32 @@ def started(state: RunState) -> Traits:
     }
 
 
+def checking(state: RunState) -> Traits:
+    """A new job that first reads the balance again (the last read could not pay for it)."""
+    return {**started(state), "status": "checking"}
+
+
+def refused(state: RunState, error: str) -> Traits:
+    """The balance still cannot pay: nothing was sent; ``error`` says so."""
+    return {**asked(state), "error": error}
+
+
+def collecting(state: RunState, project_id: str) -> Traits:
+    """Picking up a job made earlier (no create): its id is known, its status not yet."""
+    return {**started(state), "status": "collecting", "project_id": project_id}
+
+
+def asked(state: RunState) -> Traits:
+    """Generate stopped to ask first (``confirm``): nothing was sent, nothing runs."""
+    return {
+        **finished(state.now, "idle"),
+        "progress": 0.0,
+        "job_started": 0.0,
+        "project_id": "",
+        "credits_charged": 0,
+    }
+
+
 def on_event(state: RunState, event: Event) -> Traits:
     """The traits one workflow event changes."""
     if state.canceled:

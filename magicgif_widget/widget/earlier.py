@@ -1,0 +1,129 @@
+"""Jobs from earlier sessions as cards, and the question asked before a duplicate job.
+
+Pure functions of journal entries (``client/journal.py``) and the moment: nothing here reads
+the journal, the network or a clock, so every card and every sentence is tested without a
+kernel. The widget reads the journal off the event loop and sets what these return.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from typing import Any
+
+from ..client.journal import JournalEntry
+from ..client.pickup import collectable
+from ..contract import CREDITS_PER_GIF
+
+MAX_CARDS = 12  # earlier jobs shown at once, newest first
+UNKNOWN_TEXT = (
+    "The create was sent but its answer was lost: a job may exist and be charged; "
+    "check your Magic Hour library."
+)
+SOURCES = {"widget": "a widget", "python": "Python", "cli": "the command line"}
+_LAST_SEEN = {
+    "creating": "Sent to Magic Hour; not seen since",
+    "created": "Created at Magic Hour; not seen since",
+    "draft": "A draft when last seen",
+    "queued": "Queued when last seen",
+    "rendering": "Rendering when last seen",
+    "complete": "Finished, never downloaded",
+}
+
+Card = dict[str, Any]
+
+
+def age_text(seconds: float) -> str:
+    """How long ago a job started: "started 40 s ago", "started 2 min ago", "started 3 h ago"."""
+    s = max(0, int(seconds))
+    if s < 5:
+        return "started just now"
+    if s < 60:
+        return f"started {s} s ago"
+    if s < 3600:
+        return f"started {s // 60} min ago"
+    if s < 2 * 86400:
+        return f"started {s // 3600} h ago"
+    return f"started {s // 86400} days ago"
+
+
+def status_text(entry: JournalEntry) -> str:
+    """What the journal last heard of the job, in a few words."""
+    if entry.project_id is None:
+        return UNKNOWN_TEXT
+    return _LAST_SEEN.get(entry.status, f"{entry.status.capitalize()} when last seen")
+
+
+def offered(
+    entry: JournalEntry, *, before: float | None = None, exclude: Collection[str] = ()
+) -> bool:
+    """Whether ``entry`` gets a card: pending, and either collectable (an id, not failed, not
+    on disk) or unknown (the create's answer was lost); made before ``before`` (the widget's
+    birth, seconds since the epoch) and not one of ``exclude`` (the widget's own jobs)."""
+    if not entry.pending or not (collectable(entry) or entry.unknown):
+        return False
+    if entry.project_id in exclude or entry.key in exclude:
+        return False
+    return before is None or entry.age(before) >= 0
+
+
+def card(entry: JournalEntry, now: float) -> Card:
+    """One earlier job: what it was, when and where it started, and what can be done."""
+    fmt = entry.settings.output_format
+    age = age_text(entry.age(now))
+    meta = [fmt.upper(), age, f"from {SOURCES.get(entry.surface, entry.surface)}"]
+    if entry.credits_charged:
+        meta.append(f"{entry.credits_charged} credits spent")
+    return {
+        "id": entry.project_id or entry.key,  # what collect() and dismiss() take
+        "project_id": entry.project_id or "",
+        "prompt": entry.settings.prompt,
+        "name": entry.settings.name or "",
+        "format": fmt,
+        "age": age,
+        "meta": " · ".join(meta),
+        "status": status_text(entry),
+        "kind": "collect" if entry.project_id else "unknown",
+    }
+
+
+def cards(
+    entries: Iterable[JournalEntry],
+    *,
+    now: float,
+    before: float | None = None,
+    exclude: Collection[str] = (),
+    limit: int = MAX_CARDS,
+) -> list[Card]:
+    """The cards for ``entries`` (newest first, as the journal lists them), at most ``limit``."""
+    chosen = [e for e in entries if offered(e, before=before, exclude=exclude)]
+    return [card(e, now) for e in chosen[:limit]]
+
+
+def without(items: Iterable[Card], ref: str) -> list[Card]:
+    """``items`` less the card for ``ref`` (a project id or a journal key)."""
+    return [c for c in items if ref not in (c.get("id"), c.get("project_id"))]
+
+
+def confirm(entry: JournalEntry, now: float, cost: int = CREDITS_PER_GIF) -> Card:
+    """The question before a Generate that would repeat a job still running at Magic Hour."""
+    settings = entry.settings
+    return {
+        "id": entry.project_id or entry.key,
+        "project_id": entry.project_id or "",
+        "prompt": settings.prompt,
+        "name": settings.name or "",
+        "output_format": settings.output_format,
+        "text": (
+            f"A job with these settings is still running ({age_text(entry.age(now))}). "
+            f"Generate again and pay {cost} credits?"
+        ),
+    }
+
+
+def same_settings(question: Card, prompt: str, name: str, output_format: str) -> bool:
+    """Whether the form still holds the settings ``question`` asked about."""
+    return (
+        question.get("prompt") == prompt
+        and question.get("name", "") == name.strip()
+        and question.get("output_format") == output_format
+    )

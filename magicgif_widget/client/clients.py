@@ -37,7 +37,7 @@ def _settings(arguments: dict[str, Any]) -> Settings:
     base_url = _vendor_base_url(
         given.pop("base_url"), given.pop("environment"), given.pop("httpx_client")
     )
-    return resolve(base_url=base_url, **given)
+    return resolve(base_url=base_url, warn_from=2, **given)  # the user → __init__ → here
 
 
 def _vendor_base_url(base_url: str | None, environment: Any, httpx_client: Any) -> str | None:

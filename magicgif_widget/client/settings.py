@@ -241,8 +241,10 @@ def resolve(
     allow_insecure_http: bool = False,
     transport: httpx.AsyncBaseTransport | None = None,
     journal: bool = True,
+    warn_from: int = 1,
 ) -> Settings:
-    """Settings from constructor arguments and the environment; warns once on the sandbox."""
+    """Settings from constructor arguments and the environment; warns once on the sandbox,
+    at the line ``warn_from`` frames above the caller of ``resolve``."""
     global _warned
     secret = find_token(token)
     if sandbox is None:
@@ -259,7 +261,7 @@ def resolve(
             "no credits are used and no AI is involved. To use the real Magic Hour API, set "
             "MAGIC_HOUR_API_TOKEN in the environment or pass Client(token=...).",
             SandboxWarning,
-            stacklevel=3,
+            stacklevel=2 + warn_from,  # the sandbox warning points at the user's line
         )
     settings = Settings(
         base_url=url.rstrip("/"),

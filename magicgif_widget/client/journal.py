@@ -111,6 +111,7 @@ __all__ = [
     "journal_path",
     "server_for",
     "server_label",
+    "shared_journal",
 ]
 
 
@@ -616,3 +617,18 @@ def _writer_alive(writer: str) -> bool | None:
     except OSError:
         return None
     return True
+
+
+_shared: dict[tuple[str, int], Journal] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_journal() -> Journal:
+    """This process's journal at ``journal_path()``, opened once and kept open (again in a
+    forked child); ``JournalError`` if it cannot be opened."""
+    key = (str(journal_path()), os.getpid())
+    with _shared_lock:
+        journal = _shared.get(key)
+        if journal is None:
+            journal = _shared[key] = Journal.open()
+        return journal

@@ -7,13 +7,11 @@ only as long as their process.
 from __future__ import annotations
 
 import logging
-import os
-import threading
 from collections.abc import Callable
 from typing import Any
 
 from .errors import CreateOutcomeUnknown, GenerationInterrupted, MagicHourError
-from .journal import Journal, JournalError, journal_path, server_for
+from .journal import Journal, JournalError, server_for, shared_journal
 from .models import Completed, Created, Event, StatusChanged
 from .settings import Settings
 
@@ -116,20 +114,9 @@ def _journaled(settings: Settings) -> bool:
     return settings.journal and not settings.sandbox
 
 
-_opened: dict[tuple[str, int], Journal] = {}
-_lock = threading.Lock()
-
-
 def _open() -> Journal | None:
-    """The process's journal, opened once per path (and again in a forked child)."""
-    key = (str(journal_path()), os.getpid())
-    with _lock:
-        journal = _opened.get(key)
-        if journal is not None:
-            return journal
-        try:
-            journal = _opened[key] = Journal.open()
-        except (JournalError, OSError) as exc:
-            log.warning("the job journal cannot be opened (%s); jobs are not journaled", exc)
-            return None
-        return journal
+    try:
+        return shared_journal()
+    except (JournalError, OSError) as exc:
+        log.warning("the job journal cannot be opened (%s); jobs are not journaled", exc)
+        return None

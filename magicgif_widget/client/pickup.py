@@ -11,7 +11,7 @@ from typing import Any
 
 from .clients import AsyncClient
 from .errors import ValidationError
-from .journal import Journal, JournalEntry
+from .journal import JournalEntry, shared_journal
 from .models import ImageProject
 from .options import DEFAULT_GENERATE_TIMEOUT
 from .settings import Settings
@@ -21,8 +21,7 @@ from .workflow import Emit
 def jobs(*, pending_only: bool = False, limit: int | None = 50) -> list[JournalEntry]:
     """The journal's entries, newest first; ``pending_only`` keeps the ones worth collecting:
     still running, finished but never downloaded, or unknown."""
-    with Journal.open() as journal:
-        return journal.entries(pending_only=pending_only, limit=limit)
+    return shared_journal().entries(pending_only=pending_only, limit=limit)
 
 
 def collectable(entry: JournalEntry) -> bool:

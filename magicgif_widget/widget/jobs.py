@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from ..client import AsyncClient, pickup
 from ..client.batch import BatchProgress, BatchResults
 from ..client.errors import InsufficientCreditsError, ValidationError
-from ..client.journal import JobSettings, Journal, JournalEntry, JournalError, server_for
+from ..client.journal import JobSettings, JournalEntry, JournalError, server_for, shared_journal
 from ..client.models import Created, Event
 from ..client.settings import Settings
 from ..client.timing import History, backend_key
@@ -453,25 +453,21 @@ def path_of(project: Any) -> Path:
 
 def _pending(server: str) -> list[JournalEntry]:
     """The journal's pending entries of ``server``, newest first (blocking: run off the loop)."""
-    with Journal.open() as journal:
-        return journal.entries(server=server, pending_only=True)
+    return shared_journal().entries(server=server, pending_only=True)
 
 
 def _active_like(server: str, settings: JobSettings) -> JournalEntry | None:
-    with Journal.open() as journal:
-        return journal.active_like(server, settings)
+    return shared_journal().active_like(server, settings)
 
 
 def journal_entry(ref: str) -> JournalEntry | None:
     """The journal's entry for a project id or key (a short read)."""
-    with Journal.open() as journal:
-        return journal.get(ref)
+    return shared_journal().get(ref)
 
 
 def dismiss(ref: str) -> bool:
     """Mark the entry dismissed in the journal; False when there was none to dismiss."""
-    with Journal.open() as journal:
-        return journal.dismiss(ref)
+    return shared_journal().dismiss(ref)
 
 
 def uncollectable(entry: JournalEntry | None, ref: str, server: str) -> str | None:

@@ -9,8 +9,8 @@ import sys
 import time
 
 from .client.errors import MagicHourError, ValidationError
-from .client.journal import JournalEntry, journal_path
-from .client.pickup import collect, collectable, jobs
+from .jobstore.journal import JournalEntry, journal_path
+from .jobstore.pickup import collect, collectable, jobs
 
 WHAT = {
     "creating": "sending",

@@ -22,7 +22,7 @@ from magicgif_widget import (
     ValidationError,
 )
 from magicgif_widget.client.batch import BatchProgress
-from magicgif_widget.client.ledger import LEDGER_NAME, LOCK_NAME, LedgerError
+from magicgif_widget.jobstore.ledger import LEDGER_NAME, LOCK_NAME, LedgerError
 
 PROMPTS = [f"a paper boat, number {i}" for i in range(6)]
 

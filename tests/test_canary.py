@@ -27,9 +27,9 @@ from magicgif_widget import (
     MagicHourError,
     ServerError,
 )
-from magicgif_widget.client.journal import JOURNAL_NAME
-from magicgif_widget.client.ledger import LEDGER_NAME
 from magicgif_widget.emulator import BackgroundServer, Emulator
+from magicgif_widget.jobstore.journal import JOURNAL_NAME
+from magicgif_widget.jobstore.ledger import LEDGER_NAME
 
 from .conftest import FAST_POLL, FAST_RETRY, PROMPT
 

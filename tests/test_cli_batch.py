@@ -15,7 +15,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from magicgif_widget.client.ledger import LEDGER_NAME, LOCK_NAME
+from magicgif_widget.jobstore.ledger import LEDGER_NAME, LOCK_NAME
 
 from .emulator_process import emulator_process
 

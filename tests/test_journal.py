@@ -19,8 +19,9 @@ import pytest
 
 from magicgif_widget import Client
 from magicgif_widget.client import journal as journal_module
-from magicgif_widget.client import sqlite_store
-from magicgif_widget.client.journal import (
+from magicgif_widget.client.models import Created, StatusChanged
+from magicgif_widget.jobstore import sqlite_store
+from magicgif_widget.jobstore.journal import (
     DATA_ENV,
     INTENT_WINDOW,
     JOURNAL_NAME,
@@ -31,7 +32,6 @@ from magicgif_widget.client.journal import (
     server_for,
     server_label,
 )
-from magicgif_widget.client.models import Created, StatusChanged
 
 from .conftest import FAST_POLL, FAST_RETRY
 
@@ -212,7 +212,7 @@ def test_server_labels_keep_no_credentials(client_kwargs):
 WRITER = """
 import sys, time
 from pathlib import Path
-from magicgif_widget.client.journal import Journal, JobSettings
+from magicgif_widget.jobstore.journal import Journal, JobSettings
 
 path, name, count, go = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), Path(sys.argv[4])
 journal = Journal.open(path)
@@ -289,7 +289,7 @@ def test_two_journals_in_one_process_see_each_other(path):
 INTENT_THEN_WAIT = """
 import sys, time
 from pathlib import Path
-from magicgif_widget.client.journal import Journal, JobSettings
+from magicgif_widget.jobstore.journal import Journal, JobSettings
 
 journal = Journal.open(Path(sys.argv[1]))
 key = journal.intent("https://api.magichour.ai", JobSettings("a cat on a skateboard"), "widget")
@@ -519,7 +519,7 @@ if os.geteuid() == 0:  # root writes anywhere: drop the capabilities that let it
     if libc.capset(ctypes.byref(header), data) != 0:
         print(json.dumps({"skip": "capset failed"})); sys.exit()
 
-from magicgif_widget.client.journal import Journal, JournalError, JobSettings
+from magicgif_widget.jobstore.journal import Journal, JournalError, JobSettings
 
 out = {}
 for name in sys.argv[1:]:

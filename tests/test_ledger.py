@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from magicgif_widget import MagicHourError
-from magicgif_widget.client.ledger import LEDGER_NAME, Entry, Ledger, LedgerError
+from magicgif_widget.jobstore.ledger import LEDGER_NAME, Entry, Ledger, LedgerError
 
 SERVER = "http://127.0.0.1:8123"
 ITEMS = [
@@ -157,7 +157,7 @@ def test_unknown_note_and_reopen(tmp_path: Path):
 HOLDER = """
 import os, signal, sys
 from pathlib import Path
-from magicgif_widget.client.ledger import Ledger
+from magicgif_widget.jobstore.ledger import Ledger
 ledger = Ledger(Path(sys.argv[1]), sys.argv[2])
 ledger.ensure([("key-a", 0, {"style": {"prompt": "a cat"}}),
                ("key-b", 1, {"style": {"prompt": "ein Bär, 熊"}})])

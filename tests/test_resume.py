@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from magicgif_widget.client import pickup
-from magicgif_widget.client.journal import Journal
+from magicgif_widget.jobstore import pickup
+from magicgif_widget.jobstore.journal import Journal
 
 from .conftest import Server
 

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from magicgif_widget import Client, GifWidget, InsufficientCreditsError, ValidationError
-from magicgif_widget.client.journal import JobSettings, Journal, server_label
 from magicgif_widget.emulator import BackgroundServer, Emulator
+from magicgif_widget.jobstore.journal import JobSettings, Journal, server_label
 from magicgif_widget.widget import account
 
 from .conftest import FAST_RETRY, Server

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from jupyter_client.manager import KernelManager, start_new_kernel
 
-from magicgif_widget.client.journal import Journal
+from magicgif_widget.jobstore.journal import Journal
 
 from .conftest import Server
 from .test_kernel import execute

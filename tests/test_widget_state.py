@@ -12,7 +12,6 @@ import pytest
 from magicgif_widget import progress
 from magicgif_widget.client.batch import BatchCounts, BatchProgress, BatchResults
 from magicgif_widget.client.errors import CreateOutcomeUnknown, JobFailedError, ValidationError
-from magicgif_widget.client.journal import JobSettings, JournalEntry
 from magicgif_widget.client.models import (
     Completed,
     Created,
@@ -21,6 +20,7 @@ from magicgif_widget.client.models import (
     Retrying,
     StatusChanged,
 )
+from magicgif_widget.jobstore.journal import JobSettings, JournalEntry
 from magicgif_widget.widget import account, earlier, gallery_state, media, notices, run_state
 from magicgif_widget.widget.account import AccountState
 from magicgif_widget.widget.gallery_state import GalleryState

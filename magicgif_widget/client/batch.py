@@ -18,6 +18,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from ..contract import CREDITS_PER_GIF
+from ..jobstore.batch_writer import BatchWriter
+from ..jobstore.ledger import Entry, Ledger
 from . import workflow
 from .download import safe_stem
 from .errors import (
@@ -32,10 +35,11 @@ from .errors import (
     MagicHourError,
     NetworkError,
     NotFoundError,
+    SpendLimitError,
     ValidationError,
 )
-from .ledger import Entry, Ledger
-from .models import Created, Event, ImageProject
+from .limits import SpendLimit, over_balance, over_limit
+from .models import Created, Event, ImageProject, StatusChanged
 from .options import GenerateOptions, create_body
 
 log = logging.getLogger("magicgif_widget")
@@ -56,6 +60,7 @@ class BatchCounts:
     unknown: int = 0
     running: int = 0
     reused: int = 0  # complete from an earlier run, files checked, no request sent
+    skipped: int = 0  # never sent, and not created now (``collect_only``)
     credits: int = 0
     sandbox: bool = False  # the sandbox charges nothing, whatever it reports
 
@@ -65,7 +70,7 @@ class BatchCounts:
 
     @property
     def finished(self) -> int:
-        return self.complete + self.failed + self.unknown
+        return self.complete + self.failed + self.unknown + self.skipped
 
     def describe(self) -> str:
         parts = [f"{self.complete} of {self.total} complete"]
@@ -75,6 +80,8 @@ class BatchCounts:
             parts.append(f"{self.failed} failed")
         if self.unknown:
             parts.append(f"{self.unknown} unknown")
+        if self.skipped:
+            parts.append(f"{self.skipped} never sent")
         if self.running:
             parts.append(f"{self.running} running")
         parts.append(self.cost)
@@ -123,12 +130,14 @@ class BatchInterrupted(GenerationInterrupted):
     """Ctrl-C stopped a batch; running jobs go on on the server and a rerun picks them up."""
 
     def __init__(self, counts: BatchCounts | None, ledger_path: str) -> None:
+        directory = str(Path(ledger_path).parent)
         KeyboardInterrupt.__init__(
             self,
             f"interrupted; {counts.describe() if counts else 'nothing finished'}. Jobs already "
-            f"created go on on the server; run the same batch again to resume (ledger "
-            f"{ledger_path})",
+            f"created go on on the server and are paid for; continue without paying again: "
+            f"generate_many(resume={directory!r})",
         )
+        self.directory = directory
         self.project_id = None
         self.counts = counts
         self.ledger_path = ledger_path
@@ -194,9 +203,13 @@ class Batch:
         retry_unknown: bool,
         sandbox: bool,
         on_event: Callable[[BatchProgress], None] | None,
+        writer: BatchWriter | None = None,
+        collect_only: bool = False,
     ) -> None:
         self.api = api
         self.ledger = ledger
+        self.writer = writer
+        self.collect_only = collect_only
         self.items = items
         self.template = template
         self.retry_failed = retry_failed
@@ -224,6 +237,9 @@ class Batch:
             ]
         )
         self._credits = {k: e.credits for k, e in entries.items()}
+        if self.writer is not None:
+            self.writer.started(len(self.items), self.ledger.items())
+        await self._check_cost(entries.values())
         self._remove_stale_parts(entries.values())
         self._update()
         tasks = [
@@ -237,6 +253,51 @@ class Batch:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
         return BatchResults(self.results, self.counts, self.ledger.path)  # type: ignore[arg-type]
+
+    def to_create(self, entries: Iterable[Entry]) -> int:
+        """How many creates this run would send (items with no job, or retried on request)."""
+        if self.collect_only:
+            return 0
+        return sum(
+            1
+            for e in entries
+            if e.state == "pending"
+            or (e.state == "failed" and self.retry_failed)
+            or (e.state == "unknown" and self.retry_unknown)
+        )
+
+    async def _check_cost(self, entries: Iterable[Entry]) -> None:
+        """Refuse the whole batch before anything is sent when its creates would pass a spend
+        limit or the account's balance (the message gives the total, the limits, the balance).
+        """
+        count = self.to_create(entries)
+        if count == 0 or self.sandbox:
+            return
+        total = count * CREDITS_PER_GIF
+        limits = self.writer.limits if self.writer is not None else ()
+        spent = {limit: self.writer.spent(limit) for limit in limits} if self.writer else {}
+        try:
+            balance: int | None = await self.api.balance()
+        except MagicHourError as exc:
+            log.info("the balance could not be read before the batch (%s)", type(exc).__name__)
+            balance = None
+        for limit, used in spent.items():
+            if used + total > limit.credits:
+                raise SpendLimitError(
+                    over_limit(total, limit, used, balance) + f" ({count} GIFs)",
+                    total=total,
+                    limit=limit.credits,
+                    spent=used,
+                    balance=balance,
+                )
+        if balance is not None and total > balance:
+            raise SpendLimitError(
+                over_balance(total, balance, limits) + f" ({count} GIFs)",
+                total=total,
+                limit=min((limit.credits for limit in limits), default=None),
+                spent=max(spent.values(), default=0),
+                balance=balance,
+            )
 
     # -- one item ----------------------------------------------------------------------
 
@@ -258,6 +319,9 @@ class Batch:
             return
         elif entry.state == "unknown" and not self.retry_unknown:
             self._finish(index, _unknown_error(entry), "unknown")
+            return
+        if self.collect_only and not (entry.state in ("created", "complete") and entry.project_id):
+            self._finish(index, _skipped(entry), "skipped")
             return
         async with self._gate:
             if self._stop is not None:  # a bad key or an empty balance: the rest would fail too
@@ -290,6 +354,11 @@ class Batch:
                 return self._classify(key, exc, created=True)
             else:
                 return self._complete(key, project), "complete"
+        if self.writer is not None:
+            try:
+                self.writer.intent(key, entry.position, entry.request)
+            except SpendLimitError as exc:
+                return exc, "failed"  # nothing sent: the item stays pending
         self.ledger.creating(key)
         request = replace(self.template, body=entry.request)
         try:
@@ -307,8 +376,16 @@ class Batch:
         def emit(event: Event) -> None:
             if isinstance(event, Created):  # record the id before anything else happens
                 self.ledger.created(key, event.project_id, event.credits_charged)
+                if self.writer is not None:
+                    self.writer.created(key, event.project_id, event.credits_charged)
                 self._credits[key] = event.credits_charged
                 self._update()
+            elif (
+                isinstance(event, StatusChanged)
+                and self.writer is not None
+                and event.status != "complete"
+            ):
+                self.writer.seen(event.project_id, event.status)
             self._send(BatchProgress(self.counts, str(self.ledger.path), index, event))
 
         return emit
@@ -322,10 +399,14 @@ class Batch:
             return exc, "failed"
         if _refused(exc):
             self.ledger.pending(key, str(exc))  # no job was made; a rerun may try again
+            if self.writer is not None:
+                self.writer.not_created(key, exc.code)
             return exc, "failed"
         if not isinstance(exc, CreateOutcomeUnknown):
             exc = _as_unknown(exc)
         self.ledger.unknown(key, str(exc))
+        if self.writer is not None:
+            self.writer.lost(key)
         return exc, "unknown"
 
     def _failed(self, key: str, exc: MagicHourError) -> MagicHourError:
@@ -334,6 +415,16 @@ class Batch:
         self._credits[key] = credits
         raw = project.model_dump() if project else None
         self.ledger.failed(key, str(exc), raw, credits)
+        if self.writer is not None and project is not None:
+            charged = self._credits.get(key, 0)
+            refunded = charged > 0 and project.credits_charged == 0
+            self.writer.seen(
+                project.id,
+                project.status,
+                error_code=project.error.code if project.error else None,
+                credits=None if refunded else project.credits_charged,
+                refunded=charged if refunded else None,
+            )
         return exc
 
     def _complete(self, key: str, project: ImageProject) -> ImageProject:
@@ -343,6 +434,9 @@ class Batch:
             files.append((p.name, p.stat().st_size))
         self._credits[key] = project.credits_charged
         self.ledger.complete(key, project.model_dump(), files, project.credits_charged)
+        if self.writer is not None:
+            self.writer.seen(project.id, "complete", credits=project.credits_charged)
+            self.writer.collected(project.id, list(project.downloaded_paths or []))
         return project
 
     def _reuse(self, entry: Entry) -> ImageProject | None:
@@ -379,7 +473,7 @@ class Batch:
 
     def _finish(self, index: int, result: Result, state: str, reused: bool = False) -> None:
         self.results[index] = result
-        if state not in ("complete", "failed", "unknown"):
+        if state not in ("complete", "failed", "unknown", "skipped"):
             raise RuntimeError(f"internal error: unknown batch item state {state!r}")
         self.counts = replace(
             self.counts,
@@ -453,6 +547,15 @@ def _unknown_error(entry: Entry) -> CreateOutcomeUnknown:
     )
 
 
+def _skipped(entry: Entry) -> MagicHourError:
+    """An item left unsent by a collect-only run."""
+    return MagicHourError(
+        "never sent, and not created now (collect only): resume without collect_only "
+        "(CLI: without --collect-only) to create it",
+        code="not_sent",
+    )
+
+
 def _stored_error(entry: Entry) -> MagicHourError:
     note = "(from an earlier run; pass retry_failed=True, CLI --retry-failed, to create it again)"
     text = f"{entry.error or 'failed'} {note}"
@@ -473,7 +576,7 @@ def _project(raw: dict[str, Any]) -> ImageProject:
 
 async def generate_many(
     api: workflow.Api,
-    items: list[dict[str, Any] | ValidationError],
+    items: list[dict[str, Any] | ValidationError] | None,
     template: GenerateOptions,
     *,
     server: str,
@@ -482,13 +585,34 @@ async def generate_many(
     retry_unknown: bool,
     sandbox: bool,
     on_event: Callable[[BatchProgress], None] | None,
+    collect_only: bool = False,
+    journal: bool = True,
+    surface: str = "python",
+    limits: tuple[SpendLimit, ...] = (),
 ) -> BatchResults:
-    """Run the batch over the ledger of ``template.directory``; see ``Batch``."""
+    """Run the batch over the ledger of ``template.directory``; see ``Batch``. With ``items``
+    None the batch resumes from what the ledger recorded (its items, names, formats, ids)."""
     if template.directory is None:
         raise ValidationError(
             "download_directory", "is required for a batch (its ledger lives there)"
         )
-    with Ledger(template.directory, server) as ledger:
+    with Ledger(template.directory, server, surface) as ledger:
+        if items is None:
+            recorded = ledger.items()
+            if not recorded:
+                raise ValidationError(
+                    "resume", f"the batch in {template.directory} records no items to resume"
+                )
+            items = [dict(e.request) for e in recorded]
+        writer = None
+        if journal and not sandbox:
+            writer = BatchWriter.open(
+                server=server,
+                surface=ledger.surface,
+                batch=ledger.batch_id,
+                directory=ledger.directory.resolve(),
+                limits=limits,
+            )
         batch = Batch(
             api,
             ledger,
@@ -499,5 +623,7 @@ async def generate_many(
             retry_unknown=retry_unknown,
             sandbox=sandbox,
             on_event=on_event,
+            writer=writer,
+            collect_only=collect_only,
         )
         return await batch.run()

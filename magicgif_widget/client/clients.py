@@ -5,14 +5,17 @@ from __future__ import annotations
 import inspect
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import httpx
 
+from ..jobstore.ledger import LEDGER_NAME
 from . import resources, workflow
 from .batch import BatchInterrupted, BatchProgress, BatchResults
 from .batchbar import BatchBar
 from .errors import GenerationInterrupted, ValidationError
+from .limits import SpendLimit
 from .models import Event
 from .options import GenerateOptions
 from .settings import DEFAULT_BASE_URL, PollPolicy, RetryPolicy, Settings, resolve
@@ -63,6 +66,9 @@ class AsyncClient:
     ``transport=`` (an ``httpx.AsyncBaseTransport``) carries every request, as in httpx: an
     emulator's in-process transport, say; by default the sandbox's or the network.
     ``journal=False`` keeps this client's jobs out of the user's job journal.
+    ``spend_limit`` (credits per day, or ``"500/week"``; see ``client/limits.py``) refuses a
+    job or batch that would pass it, counted across every process from the journal, before
+    anything is sent; ``MAGICGIF_SPEND_LIMIT`` sets one too, and both hold.
     """
 
     def __init__(
@@ -80,6 +86,7 @@ class AsyncClient:
         httpx_client: Any = None,
         transport: httpx.AsyncBaseTransport | None = None,
         journal: bool = True,
+        spend_limit: int | str | SpendLimit | None = None,
     ) -> None:
         settings = _settings(locals())
         self._setup(settings)
@@ -149,7 +156,7 @@ class AiGifGenerator(SyncResource):
 
     def generate_many(
         self,
-        items: Iterable[str | Mapping[str, Any]],
+        items: Iterable[str | Mapping[str, Any]] | None = None,
         *,
         progress: bool = True,
         on_event: Callable[[BatchProgress], None] | None = None,
@@ -178,7 +185,8 @@ class AiGifGenerator(SyncResource):
             )
         except GenerationInterrupted:
             counts = last[0].counts if last else None
-            where = last[0].ledger_path if last else "in the download directory"
+            folder = kwargs.get("resume") or kwargs.get("download_directory") or "."
+            where = last[0].ledger_path if last else str(Path(folder) / LEDGER_NAME)
             raise BatchInterrupted(counts, where) from None
         finally:
             if bar is not None:
@@ -238,6 +246,7 @@ class Client:
         httpx_client: Any = None,
         transport: httpx.AsyncBaseTransport | None = None,
         journal: bool = True,
+        spend_limit: int | str | SpendLimit | None = None,
     ) -> None:
         settings = _settings(locals())
         self._setup(settings)

@@ -8,9 +8,9 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from ..contract import CREATE_PATH, PROJECT_PATH
+from ..contract import ACCOUNT_PATH, CREATE_PATH, PROJECT_PATH
 from .errors import CreateOutcomeUnknown, InvalidResponseError, ValidationError
-from .models import CreateResponse, ImageProject
+from .models import Account, CreateResponse, ImageProject
 from .transport import OnRetry, Transport
 
 
@@ -73,3 +73,8 @@ class Endpoints:
             done_if_retry_finds=404,
             **options,
         )
+
+    async def balance(self) -> int:
+        """The account's credits left to spend (one ``GET /v1/account``)."""
+        response = await self.transport.call("GET", ACCOUNT_PATH, operation="account")
+        return Account.from_json(self.transport.json(response, "account")).credits

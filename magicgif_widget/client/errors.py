@@ -61,6 +61,29 @@ class ValidationError(MagicHourError, ValueError):
         self.field = field
 
 
+class SpendLimitError(MagicHourError):
+    """A job or batch would pass the spend limit (or the account balance); nothing was sent.
+
+    ``total`` is what it would cost, ``limit`` the limit's credits, ``spent`` what the journal
+    counts in the limit's window, ``balance`` the account's credits if read (all credits).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        total: int = 0,
+        limit: int | None = None,
+        spent: int = 0,
+        balance: int | None = None,
+    ) -> None:
+        super().__init__(message, code="spend_limit")
+        self.total = total
+        self.limit = limit
+        self.spent = spent
+        self.balance = balance
+
+
 class APIStatusError(MagicHourError):
     """The API answered with a non-2xx status."""
 

@@ -23,6 +23,7 @@ import httpx
 from .._version import __version__
 from ..contract import BAD_GATEWAY_WAIT
 from .errors import ValidationError
+from .limits import SpendLimit, limits_for
 
 DEFAULT_BASE_URL = "https://api.magichour.ai"
 SANDBOX_BASE_URL = "http://sandbox.magicgif.invalid"
@@ -177,6 +178,7 @@ class Settings:
     transport: httpx.AsyncBaseTransport | None = field(default=None, compare=False, repr=False)
     journal: bool = True  # write each job to the user's journal (``client/journal.py``)
     surface: str = "python"  # who made the jobs, as the journal tells it: python, cli, widget
+    spend_limits: tuple[SpendLimit, ...] = ()  # each enforced from the journal (limits.py)
 
     def make_transport(self) -> httpx.AsyncBaseTransport | None:
         """The transport given, else the sandbox's on the sandbox; None means the network."""
@@ -241,6 +243,7 @@ def resolve(
     allow_insecure_http: bool = False,
     transport: httpx.AsyncBaseTransport | None = None,
     journal: bool = True,
+    spend_limit: Any = None,
     warn_from: int = 1,
 ) -> Settings:
     """Settings from constructor arguments and the environment; warns once on the sandbox,
@@ -275,6 +278,14 @@ def resolve(
         if not isinstance(journal, bool):
             raise ValidationError("journal", f"must be True or False, got {journal!r:.40}")
         changes["journal"] = journal
+    limits = limits_for(spend_limit)
+    if limits and not sandbox:  # the sandbox charges nothing: no limit to keep
+        if journal is False:
+            raise ValidationError(
+                "spend_limit",
+                "is counted in the job journal, which journal=False turns off; keep the journal",
+            )
+        changes["spend_limits"] = limits
     if transport is not None:
         if not isinstance(transport, httpx.AsyncBaseTransport):
             raise ValidationError(

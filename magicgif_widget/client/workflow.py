@@ -13,9 +13,15 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
+from ..jobstore.journaling import Recorder
 from .download import download_all
-from .errors import GenerationTimeout, JobCanceledError, JobFailedError, MagicHourError
-from .journaling import Recorder
+from .errors import (
+    GenerationTimeout,
+    JobCanceledError,
+    JobFailedError,
+    MagicHourError,
+    SpendLimitError,
+)
 from .models import Completed, Created, CreateResponse, Event, ImageProject, StatusChanged
 from .options import GenerateOptions
 from .settings import PollPolicy
@@ -44,6 +50,8 @@ class Api(Poller, Protocol):
         self, body: dict[str, Any], on_retry: OnRetry | None, **options: Any
     ) -> CreateResponse: ...
 
+    async def balance(self) -> int: ...
+
 
 class Tracker:
     """Forwards events and remembers the project id as soon as it is known."""
@@ -67,7 +75,7 @@ async def create(
     api: Api, body: dict[str, Any], on_event: Emit | None, options: dict[str, Any]
 ) -> CreateResponse:
     """Only the create, guarded like ``generate``'s (Ctrl-C still learns the id)."""
-    record = Recorder.start(api.transport.settings, body, None)
+    record = await _start(api, body, None, True)
     tracker = Tracker(record.relay(on_event))
     return await _guard(_create(api, body, tracker, options), tracker, None)
 
@@ -81,12 +89,31 @@ async def generate(
     is False (batches keep their own ledger).
     """
     directory = str(request.directory) if request.directory is not None else None
-    record = Recorder.start(api.transport.settings, request.body, directory, enabled=journal)
+    record = await _start(api, request.body, directory, journal)
     tracker = Tracker(record.relay(on_event))
     try:
         return await _guard(_generate(api, request, tracker), tracker, request.timeout)
     except MagicHourError as exc:
         record.failed(exc)
+        raise
+
+
+async def _start(api: Api, body: dict[str, Any], directory: str | None, journal: bool) -> Recorder:
+    """The journal's intent for a create about to be sent; a job refused by a spend limit is
+    told with the account's balance too (read only then), and nothing is sent."""
+    try:
+        return Recorder.start(api.transport.settings, body, directory, enabled=journal)
+    except SpendLimitError as exc:
+        if exc.limit is None:
+            raise
+        try:
+            balance: int | None = await api.balance()
+        except MagicHourError:
+            balance = None
+        if balance is not None:
+            exc.balance = balance
+            exc.message = f"{exc.message}; the account has {balance} credits"
+            exc.args = (exc.message,)
         raise
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from typing import Any
 
-from ..client.journal import JournalEntry
-from ..client.pickup import collectable
 from ..contract import CREDITS_PER_GIF
+from ..jobstore.journal import JournalEntry
+from ..jobstore.pickup import collectable
 
 MAX_CARDS = 12  # earlier jobs shown at once, newest first
 UNKNOWN_TEXT = (

@@ -22,15 +22,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..client import AsyncClient, pickup
+from ..client import AsyncClient
 from ..client.batch import BatchProgress, BatchResults
 from ..client.errors import InsufficientCreditsError, ValidationError
-from ..client.journal import JobSettings, JournalEntry, JournalError, server_for, shared_journal
 from ..client.models import Created, Event
 from ..client.settings import Settings
 from ..client.timing import History, backend_key
 from ..client.validation import check_name, check_output_format, check_style
 from ..contract import DEFAULT_FORMAT
+from ..jobstore import pickup
+from ..jobstore.journal import JobSettings, JournalEntry, JournalError, server_for, shared_journal
 from . import account, earlier, gallery_state, notices, run_state, stills
 from .account import AccountState
 from .gallery_state import GalleryState, gallery_prompts

@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from magicgif_widget import Client
-from magicgif_widget.client.journal import JobSettings, Journal
+from magicgif_widget.jobstore.journal import JobSettings, Journal
 
 from ..conftest import Server
 from .conftest import NotebookPage

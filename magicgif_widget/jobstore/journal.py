@@ -15,7 +15,8 @@ Several kernels may write it at once: WAL, a busy timeout, one short transaction
 Retention (``prune``, run on open and after every ``intent``):
 1. a settled entry (dismissed, complete and collected, error, canceled, or never created)
    is dropped ``SETTLED_KEEP`` (30 days) after its last update;
-2. past the newest ``MAX_ENTRIES`` (1000), older entries are dropped, except pending ones
+2. past the newest ``MAX_ENTRIES`` (1000), older entries are dropped, except those younger
+   than the longest spend-limit window (30 days: a limit counts them) and pending ones
    younger than ``PENDING_FLOOR`` (7 days, the download URLs' lifetime);
 3. a pending entry is never dropped for its age alone.
 
@@ -44,14 +45,17 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from ..contract import DEFAULT_FORMAT, FINAL_STATUSES, STATUSES
+from ..client.errors import SpendLimitError
+from ..client.limits import LONGEST_WINDOW, SpendLimit, over_limit
+from ..contract import CREDITS_PER_GIF, DEFAULT_FORMAT, FINAL_STATUSES, STATUSES
+from . import migrations
 from . import sqlite_store as store
-from .journal_entry import JobSettings, JournalEntry, server_for, server_label
+from .journal_entry import BatchRecord, JobSettings, JournalEntry, server_for, server_label
 
 JOURNAL_NAME = "journal.sqlite3"
 DATA_ENV = "MAGICGIF_DATA_DIR"
 APP = "magicgif-journal"
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = 2  # 1: 0.1.0; 2: batch items (batch, position, item_key) and ``batches``
 SETTLED_KEEP = 30 * 86400.0  # seconds a settled entry is kept after its last update
 MAX_ENTRIES = 1000
 PENDING_FLOOR = 7 * 86400.0  # a pending entry this young is never dropped (URL lifetime)
@@ -71,6 +75,31 @@ _ACTIVE = (
 )
 
 _META = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+_BATCHES = """
+CREATE TABLE IF NOT EXISTS batches (
+    id TEXT PRIMARY KEY,                    -- the batch's id, also in its ledger's meta
+    server TEXT NOT NULL,
+    surface TEXT NOT NULL,                  -- widget (a gallery), python (generate_many), cli
+    directory TEXT NOT NULL,                -- where its ledger and files live
+    total INTEGER NOT NULL,                 -- how many items it has
+    dismissed_at TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS entries_batch ON entries (batch, position);
+"""
+
+
+def _v1_to_v2(db: sqlite3.Connection) -> None:
+    """0.1.0's journal: its entries gain a batch, a position and an item key (all NULL)."""
+    for column in ("batch TEXT", "position INTEGER", "item_key TEXT"):
+        db.execute(f"ALTER TABLE entries ADD COLUMN {column}")
+    for statement in _BATCHES.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+MIGRATIONS: dict[int, migrations.Step] = {1: _v1_to_v2}
 _SCHEMA = (
     _META
     + """
@@ -93,17 +122,22 @@ CREATE TABLE IF NOT EXISTS entries (
     dismissed_at TEXT,                      -- when the user dismissed it
     writer TEXT NOT NULL,                   -- "<host hash>:<pid>:<run>" of the intent's process
     created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL
+    updated_at TEXT NOT NULL,
+    batch TEXT,                             -- the batch or gallery it belongs to (batches.id)
+    position INTEGER,                       -- its index in that batch
+    item_key TEXT                           -- its key in the batch's ledger
 );
 CREATE INDEX IF NOT EXISTS entries_project ON entries (project_id);
 CREATE INDEX IF NOT EXISTS entries_status ON entries (status);
 CREATE INDEX IF NOT EXISTS entries_server ON entries (server, seq);
 """
+    + _BATCHES
 )
 _CODE_MAX = 64
 _PROMPT_MAX = 4000
 log = logging.getLogger("magicgif_widget.journal")
 __all__ = [
+    "BatchRecord",
     "JobSettings",
     "Journal",
     "JournalEntry",
@@ -200,25 +234,43 @@ class Journal:
         surface: Surface,
         *,
         directory: str | os.PathLike[str] | None = None,
+        batch: str | None = None,
+        position: int | None = None,
+        item_key: str | None = None,
+        limits: Sequence[SpendLimit] = (),
     ) -> str:
         """Record a create about to be sent; returns the entry's key. Call it before sending.
 
         ``settings`` may be a request mapping (see ``JobSettings.from_request``); its
-        ``directory`` key, or ``directory``, is where the files are to go.
+        ``directory`` key, or ``directory``, is where the files are to go. A batch item names
+        its ``batch``, ``position`` and ledger ``item_key``. With ``limits``, the spend in
+        each limit's window (``spent``) plus this job must fit, checked and recorded in one
+        transaction, so processes sharing the journal cannot together pass a limit; else
+        ``SpendLimitError`` and nothing is recorded.
         """
         if isinstance(settings, Mapping):
             directory = directory or settings.get("directory")
             settings = JobSettings.from_request(settings)
         key = uuid.uuid4().hex
         now = self._now()
+        label = server_label(server)
         with self._write() as db:
+            for limit in limits:
+                spent = self._spent(db, label, self._clock() - limit.window)
+                if spent + CREDITS_PER_GIF > limit.credits:
+                    raise SpendLimitError(
+                        over_limit(CREDITS_PER_GIF, limit, spent),
+                        total=CREDITS_PER_GIF,
+                        limit=limit.credits,
+                        spent=spent,
+                    )
             db.execute(
                 "INSERT INTO entries (key, server, surface, prompt, name, output_format, "
-                "directory, status, writer, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, 'creating', ?, ?, ?)",
+                "directory, status, writer, created_at, updated_at, batch, position, item_key) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, 'creating', ?, ?, ?, ?, ?, ?)",
                 (
                     key,
-                    server_label(server),
+                    label,
                     _code(surface) or "python",
                     settings.prompt[:_PROMPT_MAX],
                     settings.name,
@@ -227,10 +279,95 @@ class Journal:
                     _writer(),
                     now,
                     now,
+                    batch,
+                    position,
+                    item_key,
                 ),
             )
             self._prune(db)
         return key
+
+    def batch_started(
+        self,
+        batch: str,
+        server: str,
+        surface: Surface,
+        directory: str | os.PathLike[str],
+        total: int,
+    ) -> None:
+        """Record a batch or gallery (its id, its directory, how many items); idempotent."""
+        now = self._now()
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO batches (id, server, surface, directory, total, created_at, "
+                "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
+                "directory=excluded.directory, total=excluded.total, "
+                "updated_at=excluded.updated_at, dismissed_at=NULL",
+                (
+                    batch,
+                    server_label(server),
+                    _code(surface) or "python",
+                    _abspath(directory),
+                    int(total),
+                    now,
+                    now,
+                ),
+            )
+
+    def item(
+        self,
+        server: str,
+        project_id: str,
+        surface: Surface,
+        settings: JobSettings,
+        *,
+        batch: str,
+        position: int,
+        item_key: str,
+        directory: str | os.PathLike[str],
+        credits: int | None = None,
+    ) -> str:
+        """The key of a batch item's entry for ``project_id``, added (or given its batch) if
+        the journal did not know it: a ledger's jobs are written through to the journal."""
+        with self._write() as db:
+            row = db.execute(
+                "SELECT key FROM entries WHERE project_id=? ORDER BY seq DESC LIMIT 1",
+                (project_id,),
+            ).fetchone()
+            if row is not None:
+                db.execute(
+                    "UPDATE entries SET batch=COALESCE(batch, ?), position=COALESCE(position, ?), "
+                    "item_key=COALESCE(item_key, ?) WHERE key=?",
+                    (batch, position, item_key, row["key"]),
+                )
+                return str(row["key"])
+            key = uuid.uuid4().hex
+            now = self._now()
+            db.execute(
+                "INSERT INTO entries (key, project_id, server, surface, prompt, name, "
+                "output_format, directory, status, credits_charged, writer, created_at, "
+                "updated_at, batch, position, item_key) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'created', ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    key,
+                    project_id,
+                    server_label(server),
+                    _code(surface) or "python",
+                    settings.prompt[:_PROMPT_MAX],
+                    settings.name,
+                    _code(settings.output_format) or DEFAULT_FORMAT,
+                    _abspath(directory),
+                    _int(credits),
+                    _writer(),
+                    now,
+                    now,
+                    batch,
+                    position,
+                    item_key,
+                ),
+            )
+            self._prune(db)
+            return key
 
     def adopt(
         self,
@@ -334,15 +471,37 @@ class Journal:
             project_id,
         )
 
+    def retire(self, batch: str, item_keys: Sequence[str]) -> int:
+        """Intents of ``batch``'s items that its ledger says were never sent: ``not_created``."""
+        if not item_keys:
+            return 0
+        marks = ",".join("?" * len(item_keys))
+        with self._guard() as db:
+            return int(
+                db.execute(
+                    f"UPDATE entries SET status='not_created', updated_at=? WHERE batch=? "
+                    f"AND project_id IS NULL AND status IN ('creating', 'unknown') "
+                    f"AND item_key IN ({marks})",
+                    (self._now(), batch, *item_keys),
+                ).rowcount
+            )
+
     def dismiss(self, ref: str) -> bool:
-        """The user dismissed the entry (by project id or key): no longer pending."""
-        return self._update(
-            "dismissed_at=?",
-            "(project_id=? OR key=?) AND dismissed_at IS NULL",
-            (self._now(),),
-            ref,
-            ref,
-        )
+        """The user dismissed the entry (by project id or key), or a whole batch (by its id):
+        no longer pending."""
+        with self._guard() as db:
+            now = self._now()
+            batch = db.execute(
+                "UPDATE batches SET dismissed_at=?, updated_at=? "
+                "WHERE id=? AND dismissed_at IS NULL",
+                (now, now, ref),
+            ).rowcount
+            items = db.execute(
+                "UPDATE entries SET dismissed_at=?, updated_at=? WHERE (project_id=? OR key=? "
+                "OR batch=?) AND dismissed_at IS NULL",
+                (now, now, ref, ref, ref),
+            ).rowcount
+            return bool(batch or items)
 
     def prune(self) -> int:
         """Apply the retention rule (see the module); returns how many entries were dropped."""
@@ -377,6 +536,39 @@ class Journal:
         sql = f"SELECT * FROM entries WHERE {' AND '.join(where)} ORDER BY seq DESC LIMIT ?"
         rows = self._read(sql, (*args, -1 if limit is None else limit))
         return [JournalEntry.from_row(r) for r in rows]
+
+    def spent(self, server: str, window: float) -> int:
+        """Credits the journal counts as spent on ``server`` in the last ``window`` seconds:
+        what each job was charged, ``CREDITS_PER_GIF`` for one whose charge is not known yet
+        (in flight, or its answer lost), nothing for a refused create or a refunded failure."""
+        self._settle_intents()
+        with self._guard() as db:
+            return self._spent(db, server_label(server), self._clock() - window)
+
+    def batch(self, batch: str) -> BatchRecord | None:
+        """A batch's record and its items' entries (by position), or None."""
+        rows = self._read("SELECT * FROM batches WHERE id=?", (batch,))
+        if not rows:
+            return None
+        items = self._read("SELECT * FROM entries WHERE batch=? ORDER BY position, seq", (batch,))
+        return BatchRecord.from_rows(rows[0], [JournalEntry.from_row(r) for r in items])
+
+    def batches(
+        self, *, server: str | None = None, pending_only: bool = False
+    ) -> list[BatchRecord]:
+        """Batches and galleries, newest first, each with its items; ``pending_only`` keeps
+        the ones with an item worth collecting."""
+        where, args = ("server=?", (server_label(server),)) if server is not None else ("1", ())
+        rows = self._read(f"SELECT * FROM batches WHERE {where} ORDER BY created_at DESC", args)
+        found = []
+        for row in rows:
+            items = self._read(
+                "SELECT * FROM entries WHERE batch=? ORDER BY position, seq", (row["id"],)
+            )
+            record = BatchRecord.from_rows(row, [JournalEntry.from_row(r) for r in items])
+            if not pending_only or record.pending:
+                found.append(record)
+        return found
 
     def active_like(self, server: str, settings: JobSettings) -> JournalEntry | None:
         """The newest still-active job (in flight, or running as last seen) with exactly these
@@ -475,6 +667,17 @@ class Journal:
                     (self._now(), *stale),
                 )
 
+    @staticmethod
+    def _spent(db: sqlite3.Connection, label: str, since: float) -> int:
+        row = db.execute(
+            "SELECT COALESCE(SUM(CASE WHEN status='not_created' THEN 0 "
+            "WHEN COALESCE(credits_refunded, 0) > 0 THEN 0 "
+            "WHEN credits_charged IS NOT NULL THEN credits_charged ELSE ? END), 0) "
+            "FROM entries WHERE server=? AND created_at >= ?",
+            (CREDITS_PER_GIF, label, store.now(since)),
+        ).fetchone()
+        return int(row[0])
+
     def _prune(self, db: sqlite3.Connection) -> int:
         now = self._clock()
         settled = db.execute(
@@ -483,9 +686,14 @@ class Journal:
         ).rowcount
         over = db.execute(
             f"DELETE FROM entries WHERE seq < (SELECT seq FROM entries ORDER BY seq DESC "
-            f"LIMIT 1 OFFSET ?) AND NOT ({_PENDING} AND created_at >= ?)",
-            (MAX_ENTRIES - 1, store.now(now - PENDING_FLOOR)),
+            f"LIMIT 1 OFFSET ?) AND NOT ({_PENDING} AND created_at >= ?) AND created_at < ?",
+            (MAX_ENTRIES - 1, store.now(now - PENDING_FLOOR), store.now(now - LONGEST_WINDOW)),
         ).rowcount
+        db.execute(
+            "DELETE FROM batches WHERE updated_at < ? AND NOT EXISTS "
+            "(SELECT 1 FROM entries WHERE entries.batch=batches.id)",
+            (store.now(now - SETTLED_KEEP),),
+        )
         return int(settled) + int(over)
 
 
@@ -493,21 +701,18 @@ class Journal:
 
 
 def _connect(path: Path) -> sqlite3.Connection:
-    """Open the journal file: check it is ours before changing anything, then WAL + schema."""
+    """Open the journal file: check it is ours and not newer before changing anything, then
+    WAL, the older versions' migrations and the schema."""
     with _oserrors(path):
         if not path.exists():  # created private: it holds prompts
             os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
     with store.translate(JournalError, path, "the job journal"):
         db = store.connect(path)
         try:
-            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-            if tables:  # not a new file: read its owner before changing anything
-                if "meta" not in tables:
-                    raise JournalError(
-                        f"cannot use the job journal {path}: it is another program's database",
-                        kind="foreign",
-                        path=path,
-                    )
+            version = migrations.check_version(
+                db, path, current=SCHEMA_VERSION, what="the job journal", error=JournalError
+            )
+            if version is not None:  # not a new file: is it ours?
                 _check_meta(path, dict(db.execute("SELECT key, value FROM meta").fetchall()))
             check = db.execute("PRAGMA quick_check(1)").fetchone()
             if check is None or check[0] != "ok":
@@ -521,8 +726,10 @@ def _connect(path: Path) -> sqlite3.Connection:
                 # the case this file is for) without an fsync per write; a power cut may lose
                 # the last few, which the jobs' own fsynced files do not depend on.
                 db.execute("PRAGMA synchronous=NORMAL")
+            if version is not None:
+                migrations.upgrade(db, version, SCHEMA_VERSION, MIGRATIONS)
             db.executescript(_SCHEMA)
-            fresh = {"app": APP, "schema": SCHEMA_VERSION, "created_at": store.now()}
+            fresh = {"app": APP, "schema": str(SCHEMA_VERSION), "created_at": store.now()}
             _check_meta(path, store.claim_meta(db, fresh))
         except BaseException:
             db.close()
@@ -531,11 +738,10 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 
 def _check_meta(path: Path, meta: Mapping[str, str]) -> None:
-    """Raise ``foreign`` unless an existing ``meta`` is this version's journal's (or empty)."""
-    if meta and (meta.get("app") != APP or meta.get("schema") != SCHEMA_VERSION):
+    """Raise ``foreign`` unless an existing ``meta`` is a journal's (or empty)."""
+    if meta and meta.get("app") != APP:
         raise JournalError(
-            f"cannot use the job journal {path}: it holds {meta.get('app')!r} schema "
-            f"{meta.get('schema')!r}; this version reads {APP!r} schema {SCHEMA_VERSION!r}",
+            f"cannot use the job journal {path}: it holds {meta.get('app')!r}, not {APP!r}",
             kind="foreign",
             path=path,
         )

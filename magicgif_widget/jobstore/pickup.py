@@ -9,13 +9,13 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .clients import AsyncClient
-from .errors import ValidationError
+from ..client.clients import AsyncClient
+from ..client.errors import ValidationError
+from ..client.models import ImageProject
+from ..client.options import DEFAULT_GENERATE_TIMEOUT
+from ..client.settings import Settings
+from ..client.workflow import Emit
 from .journal import JournalEntry, shared_journal
-from .models import ImageProject
-from .options import DEFAULT_GENERATE_TIMEOUT
-from .settings import Settings
-from .workflow import Emit
 
 
 def jobs(*, pending_only: bool = False, limit: int | None = 50) -> list[JournalEntry]:

@@ -10,10 +10,15 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from .errors import CreateOutcomeUnknown, GenerationInterrupted, MagicHourError
+from ..client.errors import (
+    CreateOutcomeUnknown,
+    GenerationInterrupted,
+    MagicHourError,
+    SpendLimitError,
+)
+from ..client.models import Completed, Created, Event, StatusChanged
+from ..client.settings import Settings
 from .journal import Journal, JournalError, server_for, shared_journal
-from .models import Completed, Created, Event, StatusChanged
-from .settings import Settings
 
 log = logging.getLogger("magicgif_widget")
 Emit = Callable[[Event], None]
@@ -37,11 +42,34 @@ class Recorder:
         *,
         enabled: bool = True,
     ) -> Recorder:
-        """Record the intent of a create about to be sent (before it is sent)."""
-        recorder = cls(_open() if enabled and _journaled(settings) else None)
-        recorder._key = recorder._write(
-            "intent", server_for(settings), body, settings.surface, directory=directory
-        )
+        """Record the intent of a create about to be sent (before it is sent).
+
+        Under a spend limit the intent is where the limit is kept, so it is not best effort:
+        ``SpendLimitError`` when this job would pass a limit, or the journal cannot be used.
+        """
+        journaled = enabled and _journaled(settings)
+        limits = settings.spend_limits if journaled else ()
+        recorder = cls(_open(required=bool(limits)) if journaled else None)
+        if not limits:
+            recorder._key = recorder._write(
+                "intent", server_for(settings), body, settings.surface, directory=directory
+            )
+            return recorder
+        journal = recorder._journal
+        assert journal is not None  # _open(required=True) raised otherwise
+        try:
+            recorder._key = journal.intent(
+                server_for(settings),
+                body,
+                settings.surface,  # type: ignore[arg-type]
+                directory=directory,
+                limits=limits,
+            )
+        except JournalError as exc:
+            raise SpendLimitError(
+                f"refused before sending anything: the spend limit is counted in the job "
+                f"journal, which cannot be written ({exc})"
+            ) from None
         return recorder
 
     @classmethod
@@ -114,9 +142,14 @@ def _journaled(settings: Settings) -> bool:
     return settings.journal and not settings.sandbox
 
 
-def _open() -> Journal | None:
+def _open(*, required: bool = False) -> Journal | None:
     try:
         return shared_journal()
     except (JournalError, OSError) as exc:
+        if required:
+            raise SpendLimitError(
+                f"refused before sending anything: the spend limit is counted in the job "
+                f"journal, which cannot be opened ({exc})"
+            ) from None
         log.warning("the job journal cannot be opened (%s); jobs are not journaled", exc)
         return None

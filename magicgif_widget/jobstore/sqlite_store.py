@@ -18,16 +18,17 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Literal
 
-from .errors import MagicHourError
+from ..client.errors import MagicHourError
 
 BUSY_TIMEOUT_MS = 5000  # how long a statement waits for another connection's write lock
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
-Kind = Literal["corrupt", "foreign", "unwritable", "busy"]
+Kind = Literal["corrupt", "foreign", "unwritable", "busy", "newer"]
 # corrupt     not a database, or a damaged one
 # foreign     a database, but not ours: another schema version, owner or table layout
 # unwritable  cannot be opened or written (permissions, read-only or full disk, I/O error)
 # busy        another process holds it for longer than the wait
+# newer       written by a newer release: refused, and left as it is
 
 
 class StoreError(MagicHourError):

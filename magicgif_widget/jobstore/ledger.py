@@ -11,15 +11,18 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from . import migrations
 from . import sqlite_store as store
 
 LEDGER_NAME = "magicgif-batch.sqlite3"
 LOCK_NAME = ".magicgif-batch.lock"
-SCHEMA_VERSION = "1"
+APP = "magicgif-batch"
+SCHEMA_VERSION = 2  # 1: 0.1.0; 2: the meta table names the batch (``batch``) and ``surface``
 
 State = Literal["pending", "creating", "created", "complete", "failed", "unknown"]
 # pending   no job exists (never sent, or the API refused it): safe to create
@@ -46,6 +49,18 @@ CREATE TABLE IF NOT EXISTS items (
     updated_at TEXT NOT NULL
 );
 """
+
+
+def _v1_to_v2(db: sqlite3.Connection) -> None:
+    """0.1.0's ledger: its batch gets an id (the journal's name for it) and a surface."""
+    db.executemany(
+        "INSERT OR IGNORE INTO meta VALUES (?, ?)",
+        [("app", APP), ("batch", uuid.uuid4().hex), ("surface", "python")],
+    )
+
+
+MIGRATIONS: dict[int, migrations.Step] = {1: _v1_to_v2}
+
 # Moves the item's job id (if any) to ``earlier_ids``: the item has no job now.
 _RETIRE_ID = (
     "earlier_ids=CASE WHEN project_id IS NULL THEN earlier_ids "
@@ -90,10 +105,46 @@ class Entry:
         )
 
 
+@dataclass(frozen=True)
+class LedgerInfo:
+    """What a ledger's meta says: its server (base URL), batch id and surface."""
+
+    server: str
+    batch: str
+    surface: str
+    items: int
+
+
+def read_info(directory: str | os.PathLike[str]) -> LedgerInfo:
+    """A directory's ledger, read without locking or changing it (``LedgerError`` if there is
+    none, or it is not a ledger this version can read)."""
+    path = Path(directory) / LEDGER_NAME
+    if not path.is_file():
+        raise LedgerError(
+            f"{directory} holds no batch ledger ({LEDGER_NAME}): it is not a batch or gallery "
+            "folder",
+            kind="foreign",
+            path=path,
+        )
+    with store.translate(LedgerError, path, "the batch ledger"):
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
+        try:
+            version = migrations.check_version(
+                db, path, current=SCHEMA_VERSION, what="the batch ledger", error=LedgerError
+            )
+            meta = {str(k): str(v) for k, v in db.execute("SELECT key, value FROM meta")}
+            count = int(db.execute("SELECT COUNT(*) FROM items").fetchone()[0])
+        finally:
+            db.close()
+    if version is None or "server" not in meta:
+        raise LedgerError(f"{path} is an empty batch ledger", kind="foreign", path=path)
+    return LedgerInfo(meta["server"], meta.get("batch", ""), meta.get("surface", "python"), count)
+
+
 class Ledger:
     """The ledger of one download directory, locked for this process while it is open."""
 
-    def __init__(self, directory: Path, server: str) -> None:
+    def __init__(self, directory: Path, server: str, surface: str = "python") -> None:
         self.directory = directory
         self.path = directory / LEDGER_NAME
         try:
@@ -107,8 +158,18 @@ class Ledger:
             ) from None
         try:
             with store.translate(LedgerError, self.path, "the batch ledger"):
-                self._db = store.connect(self.path, _SCHEMA)
-                self._claim(server)
+                self._db = store.connect(self.path)
+                version = migrations.check_version(
+                    self._db,
+                    self.path,
+                    current=SCHEMA_VERSION,
+                    what="the batch ledger",
+                    error=LedgerError,
+                )
+                if version is not None:
+                    migrations.upgrade(self._db, version, SCHEMA_VERSION, MIGRATIONS)
+                self._db.executescript(_SCHEMA)
+                self._claim(server, surface)
                 # Anything still "creating" was cut off mid-create by a crash or a kill.
                 self._db.execute(
                     "UPDATE items SET state='unknown', updated_at=?, error=? "
@@ -119,16 +180,18 @@ class Ledger:
             self.close()
             raise
 
-    def _claim(self, server: str) -> None:
-        fresh = {"schema": SCHEMA_VERSION, "server": server, "created_at": store.now()}
+    def _claim(self, server: str, surface: str) -> None:
+        fresh = {
+            "app": APP,
+            "schema": str(SCHEMA_VERSION),
+            "server": server,
+            "batch": uuid.uuid4().hex,
+            "surface": surface,
+            "created_at": store.now(),
+        }
         meta = store.claim_meta(self._db, fresh)
-        if meta.get("schema") != SCHEMA_VERSION:
-            raise LedgerError(
-                f"{self.path} has ledger schema {meta.get('schema')!r}; this version "
-                f"reads {SCHEMA_VERSION!r}",
-                kind="foreign",
-                path=self.path,
-            )
+        self.batch_id = meta.get("batch", "")
+        self.surface = meta.get("surface", surface)
         if meta.get("server") != server:
             raise LedgerError(
                 f"the batch in {self.directory} ran against {meta.get('server')}, not {server}; "
@@ -152,6 +215,11 @@ class Ledger:
         wanted = {key for key, _, _ in items}
         rows = self._db.execute("SELECT * FROM items").fetchall()
         return {row["key"]: Entry.from_row(row) for row in rows if row["key"] in wanted}
+
+    def items(self) -> list[Entry]:
+        """Every item, in batch order: what a resume continues from."""
+        rows = self._db.execute("SELECT * FROM items ORDER BY position").fetchall()
+        return [Entry.from_row(row) for row in rows]
 
     def creating(self, key: str) -> None:
         """Record the intent: from here until ``created`` the item's outcome is ambiguous."""

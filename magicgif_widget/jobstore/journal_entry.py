@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from ..client.settings import Settings
 from ..contract import DEFAULT_FORMAT, FINAL_STATUSES
 from . import sqlite_store as store
-from .settings import Settings
 
 # Our statuses, before the server reports one (then it is one of contract.STATUSES):
 # creating     the intent: the create may be in flight
@@ -85,6 +85,8 @@ class JournalEntry:
     dismissed_at: str | None
     created_at: str
     updated_at: str
+    batch: str | None = None  # the batch or gallery it is an item of
+    position: int | None = None  # its index there
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> JournalEntry:
@@ -104,6 +106,8 @@ class JournalEntry:
             dismissed_at=row["dismissed_at"],
             created_at=row["created_at"],
             updated_at=row["updated_at"],
+            batch=row["batch"],
+            position=row["position"],
         )
 
     @property
@@ -153,3 +157,48 @@ class JournalEntry:
     def files_exist(self) -> bool:
         """True when the job's files were collected and are all still on disk."""
         return self.collected and bool(self.paths) and all(os.path.exists(p) for p in self.paths)
+
+
+@dataclass(frozen=True)
+class BatchRecord:
+    """A batch or gallery as the journal knows it: where it lives and its items' entries."""
+
+    id: str
+    server: str
+    surface: str
+    directory: str
+    total: int
+    dismissed_at: str | None
+    created_at: str
+    items: tuple[JournalEntry, ...]
+
+    @classmethod
+    def from_rows(cls, row: sqlite3.Row, items: list[JournalEntry]) -> BatchRecord:
+        return cls(
+            id=row["id"],
+            server=row["server"],
+            surface=row["surface"],
+            directory=row["directory"],
+            total=int(row["total"]),
+            dismissed_at=row["dismissed_at"],
+            created_at=row["created_at"],
+            items=tuple(items),
+        )
+
+    @property
+    def kind(self) -> str:
+        """``gallery`` (made by a widget) or ``batch``."""
+        return "gallery" if self.surface == "widget" else "batch"
+
+    @property
+    def pending(self) -> bool:
+        """Not dismissed, with an item still running, not downloaded, or unknown."""
+        return self.dismissed_at is None and any(item.pending for item in self.items)
+
+    @property
+    def never_sent(self) -> int:
+        """Items the journal never saw a create for (the batch stopped before them)."""
+        return max(0, self.total - len({i.position for i in self.items if i.position is not None}))
+
+    def age(self, now: float | None = None) -> float:
+        return (time.time() if now is None else now) - store.parse_time(self.created_at)

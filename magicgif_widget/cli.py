@@ -26,7 +26,7 @@ from .client.batch import (
 )
 from .client.errors import GenerationInterrupted, MagicHourError, ValidationError
 from .client.models import Completed, Created, DownloadProgress, Event, Retrying, StatusChanged
-from .client.settings import SandboxWarning, default_settings
+from .client.settings import SANDBOX_BASE_URL, SandboxWarning, resolve
 from .contract import OUTPUT_FORMATS
 from .progress import DEFAULT_ESTIMATE, fraction
 
@@ -128,7 +128,7 @@ def _generate(args: argparse.Namespace) -> int:
     err = sys.stderr
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SandboxWarning)
-        settings = default_settings(args.base_url)
+        settings = resolve(base_url=args.base_url, spend_limit=args.spend_limit)
     client = Client.from_settings(replace(settings, surface="cli"))
     with client:
         if client.sandbox:
@@ -192,28 +192,39 @@ def read_batch_file(path: str) -> tuple[list[dict[str, Any]], list[int]]:
 
 
 class BatchLines:
-    """Batch progress on a terminal (one bar), or one line per finished item otherwise."""
+    """Batch progress on a terminal (one bar), or one line per finished item otherwise; the
+    cost of the creates is said once, before any is sent."""
 
-    def __init__(self, stream: TextIO, lines: list[int]) -> None:
+    def __init__(self, stream: TextIO, lines: list[int] | None) -> None:
         from .client.batchbar import BatchBar
 
         self.stream = stream
         self.lines = lines
         self.bar = BatchBar(file=stream) if stream.isatty() else None
+        self._told = False
 
     def __call__(self, progress: BatchProgress) -> None:
+        if not self._told:
+            self._told = True
+            counts = progress.counts
+            self._write(f"magicgif: batch of {counts.total}: {counts.planned_cost}")
         if self.bar is not None:
             self.bar(progress)
         if progress.result is None or progress.index is None:
             return
-        line = self.lines[progress.index]
+        where = self._where(progress.index)
         result = progress.result
         if isinstance(result, MagicHourError):
-            self._write(f"magicgif: line {line}: {type(result).__name__}: {result}")
+            self._write(f"magicgif: {where}: {type(result).__name__}: {result}")
         elif self.bar is None:
             counts = progress.counts
             paths = ", ".join(result.downloaded_paths or [])
-            self._write(f"magicgif: [{counts.finished}/{counts.total}] line {line}: {paths}")
+            self._write(f"magicgif: [{counts.finished}/{counts.total}] {where}: {paths}")
+
+    def _where(self, index: int) -> str:
+        if self.lines is not None and index < len(self.lines):
+            return f"line {self.lines[index]}"
+        return f"item {index + 1}"
 
     def _write(self, text: str) -> None:
         if self.bar is not None:
@@ -226,15 +237,42 @@ class BatchLines:
             self.bar.close()
 
 
+def resume_command(directory: str | os.PathLike[str], *flags: str) -> str:
+    """The command that continues the batch in ``directory`` from its ledger."""
+    return shlex.join(["magicgif", "batch", "--resume", os.path.abspath(directory), *flags])
+
+
+def _batch_plan(args: argparse.Namespace) -> tuple[list[dict[str, Any]] | None, list[int] | None]:
+    """The items of a new batch (from FILE), or None to resume the one in ``--resume``."""
+    if bool(args.file) == bool(args.resume):
+        raise ValidationError("FILE", "give a FILE of prompts, or --resume DIR (not both)")
+    if args.resume:
+        if args.output_dir and Path(args.output_dir).resolve() != Path(args.resume).resolve():
+            raise ValidationError("--output-dir", "a resumed batch downloads to its own folder")
+        return None, None
+    if args.collect_only:
+        raise ValidationError("--collect-only", "goes with --resume DIR")
+    if not args.output_dir:
+        raise ValidationError("--output-dir", "is required for a new batch (its ledger goes there)")
+    return read_batch_file(args.file)
+
+
 def _batch(args: argparse.Namespace) -> int:
     from .client import Client
+    from .jobstore.ledger import read_info
 
-    items, lines = read_batch_file(args.file)
+    items, lines = _batch_plan(args)
+    directory = args.resume or args.output_dir
+    base_url = args.base_url
+    if args.resume:
+        info = read_info(args.resume)  # the server it ran against, from its own record
+        if base_url is None and info.server != SANDBOX_BASE_URL:
+            base_url = info.server
     err = sys.stderr
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SandboxWarning)
-        client = Client(base_url=args.base_url)
-    again = shlex.join(["magicgif", *args.argv])
+        settings = resolve(base_url=base_url, spend_limit=args.spend_limit)
+    client = Client.from_settings(replace(settings, surface="cli"))
     with client:
         if client.sandbox:
             print(SANDBOX_NOTE, file=err)
@@ -242,7 +280,9 @@ def _batch(args: argparse.Namespace) -> int:
         try:
             results = client.v1.ai_gif_generator.generate_many(
                 items,
-                download_directory=args.output_dir,
+                download_directory=None if args.resume else directory,
+                resume=args.resume,
+                collect_only=args.collect_only,
                 concurrency=args.concurrency,
                 output_format=args.format,
                 retry_failed=args.retry_failed,
@@ -252,7 +292,12 @@ def _batch(args: argparse.Namespace) -> int:
                 on_event=display,
             )
         except BatchInterrupted as exc:
-            print(f"{_fresh_line()}magicgif: {exc}\nmagicgif: resume with: {again}", file=err)
+            print(
+                f"{_fresh_line()}magicgif: {exc.counts.describe() if exc.counts else 'interrupted'}"
+                ". Jobs already created go on at Magic Hour and are paid for.\n"
+                f"magicgif: continue without paying again: {resume_command(directory)}",
+                file=err,
+            )
             return 130
         finally:
             display.close()
@@ -264,16 +309,24 @@ def _batch(args: argparse.Namespace) -> int:
         print(
             f"magicgif: {counts.unknown} item(s) are unknown: their create was sent but the "
             "answer was lost, so a job may exist and be charged. Check your Magic Hour "
-            "library; to create them again anyway, add --retry-unknown",
+            "library; to create them again anyway (this may pay twice): "
+            f"{resume_command(directory, '--retry-unknown')}",
             file=err,
         )
     if counts.failed:
         print(
-            f"magicgif: {counts.failed} item(s) failed; run the same command again to resume "
-            f"jobs still running, or add --retry-failed to create failed ones again: {again}",
+            f"magicgif: {counts.failed} item(s) failed (their credits are refunded); jobs still "
+            f"running are collected by {resume_command(directory)}, and failed ones created "
+            f"again (paying again) by {resume_command(directory, '--retry-failed')}",
             file=err,
         )
-    return 0 if counts.complete == counts.total else 1
+    if counts.skipped:
+        print(
+            f"magicgif: {counts.skipped} item(s) were never sent; to create them: "
+            f"{resume_command(directory)}",
+            file=err,
+        )
+    return 0 if counts.complete + counts.skipped == counts.total else 1
 
 
 def _emulator(args: argparse.Namespace) -> int:
@@ -354,6 +407,7 @@ def parser() -> argparse.ArgumentParser:
         default=900.0,
         help="give up waiting after this many seconds (default 900)",
     )
+    _spend_limit_flag(gen)
     gen.add_argument("--base-url", default=None, help=argparse.SUPPRESS)
     gen.set_defaults(run=_generate)
 
@@ -362,10 +416,21 @@ def parser() -> argparse.ArgumentParser:
         help="generate one animation per line of FILE, resumably",
         description="Generate one animation per line of FILE (a prompt, or a JSON object of "
         "generate arguments: prompt or style, name, output_format). A ledger in the output "
-        "directory makes a rerun with the same arguments resume without creating any job twice.",
+        "directory records every item; --resume DIR continues from it (items, names, formats, "
+        "job ids, server) without creating any job twice.",
     )
-    bat.add_argument("file", metavar="FILE", help="prompts, one per line ('-' for stdin)")
-    bat.add_argument("-o", "--output-dir", required=True, help="download directory (and ledger)")
+    bat.add_argument(
+        "file", nargs="?", metavar="FILE", help="prompts, one per line ('-' for stdin)"
+    )
+    bat.add_argument("-o", "--output-dir", help="download directory (and ledger) of a new batch")
+    bat.add_argument(
+        "--resume", metavar="DIR", help="continue the batch or gallery recorded in DIR"
+    )
+    bat.add_argument(
+        "--collect-only",
+        action="store_true",
+        help="with --resume: only collect jobs that exist; create nothing",
+    )
     bat.add_argument(
         "--concurrency", type=_concurrency, default=4, help="jobs at once (default 4, max 64)"
     )
@@ -381,6 +446,7 @@ def parser() -> argparse.ArgumentParser:
     bat.add_argument(
         "--timeout", type=_seconds, default=900.0, help="per-job limit in seconds (default 900)"
     )
+    _spend_limit_flag(bat)
     bat.add_argument("--base-url", default=None, help=argparse.SUPPRESS)
     bat.set_defaults(run=_batch)
 
@@ -407,6 +473,16 @@ def parser() -> argparse.ArgumentParser:
     emu.set_defaults(run=_emulator)
     add_commands(sub)
     return top
+
+
+def _spend_limit_flag(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--spend-limit",
+        metavar="CREDITS",
+        default=None,
+        help="refuse jobs that would pass this many credits per day (or '500/week'; "
+        "MAGICGIF_SPEND_LIMIT sets one too, and both hold)",
+    )
 
 
 def _fresh_line() -> str:

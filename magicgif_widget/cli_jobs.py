@@ -1,4 +1,6 @@
-"""``magicgif jobs`` and ``magicgif resume``: the user's job journal from the terminal."""
+"""``magicgif jobs``, ``magicgif resume`` and ``magicgif account``: the user's job journal
+from the terminal. Batches and galleries are listed and collected as one, through their
+folders' ledgers; nothing here creates a job."""
 
 from __future__ import annotations
 
@@ -9,8 +11,8 @@ import sys
 import time
 
 from .client.errors import MagicHourError, ValidationError
-from .jobstore.journal import JournalEntry, journal_path
-from .jobstore.pickup import collect, collectable, jobs
+from .jobstore.journal import BatchRecord, JournalEntry, journal_path
+from .jobstore.pickup import batch_collectable, batches, collect, collect_batch, collectable, jobs
 
 WHAT = {
     "creating": "sending",
@@ -40,26 +42,50 @@ def describe(entry: JournalEntry) -> str:
     return WHAT.get(entry.status, entry.status)
 
 
+def _row(entry: JournalEntry, now: float, indent: str = "") -> str:
+    prompt = entry.settings.prompt.replace("\n", " ")
+    prompt = prompt if len(prompt) <= 40 else prompt[:39] + "…"
+    files = ", ".join(entry.paths) if entry.files_exist() else ""
+    return (
+        f"{indent}{entry.project_id or '-':<{26 - len(indent)}} {age(entry.age(now)):>4}  "
+        f"{entry.settings.output_format:<6} {describe(entry):<28} {prompt!r}"
+        + (f"  {files}" if files else "")
+    )
+
+
+def _batch_head(record: BatchRecord, now: float) -> str:
+    made = len({e.position for e in record.items if e.project_id})
+    never = record.never_sent
+    parts = [f"{record.total} items", f"{made} created"]
+    if never:
+        parts.append(f"{never} never sent")
+    return (
+        f"{record.kind} {record.id[:8]} ({', '.join(parts)}; {age(record.age(now))} ago) "
+        f"in {record.directory}"
+    )
+
+
 def jobs_command(args: argparse.Namespace) -> int:
     entries = jobs(pending_only=args.pending, limit=args.limit)
+    groups = batches(pending_only=args.pending)
     out = sys.stdout
-    if not entries:
+    singles = [e for e in entries if e.batch is None]
+    if not singles and not groups:
         which = "unfinished jobs" if args.pending else "jobs"
         print(f"magicgif: no {which} in the journal ({journal_path()})", file=sys.stderr)
         return 0
     now = time.time()
     print(f"{'PROJECT':<26} {'AGE':>4}  {'FORMAT':<6} {'STATUS':<28} PROMPT / FILES", file=out)
-    for entry in entries:
-        prompt = entry.settings.prompt.replace("\n", " ")
-        prompt = prompt if len(prompt) <= 40 else prompt[:39] + "…"
-        files = ", ".join(entry.paths) if entry.files_exist() else ""
-        print(
-            f"{entry.project_id or '-':<26} {age(entry.age(now)):>4}  "
-            f"{entry.settings.output_format:<6} {describe(entry):<28} {prompt!r}"
-            + (f"  {files}" if files else ""),
-            file=out,
-        )
-    waiting = sum(collectable(e) for e in entries)
+    for entry in singles:
+        print(_row(entry, now), file=out)
+    for record in groups[: args.limit]:
+        print(_batch_head(record, now), file=out)
+        for entry in record.items:
+            if not args.pending or entry.pending:
+                print(_row(entry, now, indent="  "), file=out)
+    waiting = sum(collectable(e) for e in singles) + sum(
+        sum(collectable(e) for e in r.items) for r in groups if r.dismissed_at is None
+    )
     if waiting:
         print(
             f"magicgif: {waiting} job(s) can be collected without paying again: "
@@ -73,6 +99,7 @@ def resume_command(args: argparse.Namespace) -> int:
     if bool(args.id) == bool(args.all):
         raise ValidationError("ID", "give one project id, or --all (not both)")
     pending = [e for e in jobs(pending_only=not args.id, limit=None) if collectable(e)]
+    groups: list[BatchRecord] = []
     if args.id:
         chosen = [e for e in pending if e.project_id == args.id]
         if not chosen:
@@ -80,11 +107,13 @@ def resume_command(args: argparse.Namespace) -> int:
                 "ID", f"{args.id!r} is not a job in the journal that is waiting to be collected"
             )
     else:
-        chosen = pending
-        if not chosen:
+        groups = [r for r in batches(pending_only=True) if batch_collectable(r)]
+        members = {e.key for r in groups for e in r.items}
+        chosen = [e for e in pending if e.key not in members]
+        if not chosen and not groups:
             print("magicgif: nothing to resume: every journaled job is collected", file=sys.stderr)
             return 0
-    failures = 0
+    failures = done = 0
     for entry in chosen:
         print(
             f"magicgif: resuming {entry.project_id} ({age(entry.age())} old, "
@@ -100,13 +129,82 @@ def resume_command(args: argparse.Namespace) -> int:
             failures += 1
             print(f"magicgif: {entry.project_id}: {exc}", file=sys.stderr)
             continue
+        done += 1
         for path in project.downloaded_paths or []:
             print(os.path.abspath(path), flush=True)
-    print(
-        f"magicgif: resumed {len(chosen) - failures} of {len(chosen)} job(s); no job was created",
-        file=sys.stderr,
-    )
+    for record in groups:
+        print(
+            f"magicgif: resuming {record.kind} {record.id[:8]} in {record.directory}",
+            file=sys.stderr,
+            flush=True,
+        )
+        try:
+            results = asyncio.run(collect_batch(record, timeout=args.timeout))
+        except MagicHourError as exc:
+            failures += 1
+            print(f"magicgif: {record.kind} {record.id[:8]}: {exc}", file=sys.stderr)
+            continue
+        done += results.counts.complete
+        failures += results.counts.failed + results.counts.unknown
+        for path in results.paths:
+            print(os.path.abspath(path), flush=True)
+        print(f"magicgif: {record.kind}: {results.counts.describe()}", file=sys.stderr)
+    print(f"magicgif: resumed {done} job(s); no job was created", file=sys.stderr)
     return 1 if failures else 0
+
+
+def account_command(args: argparse.Namespace) -> int:
+    import warnings
+    from dataclasses import replace
+
+    from .client import Client
+    from .client.settings import SandboxWarning, resolve
+    from .jobstore.journal import server_for, shared_journal
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SandboxWarning)
+        settings = resolve(base_url=args.base_url, spend_limit=args.spend_limit)
+    out = sys.stdout
+    if settings.sandbox:
+        print(
+            "magicgif: the SANDBOX (no API token set): no account, no credits, no limits. "
+            "Set MAGIC_HOUR_API_TOKEN to use Magic Hour.",
+            file=out,
+        )
+        return 0
+    server = server_for(settings)
+    print(f"server:   {server}", file=out)
+    status = 0
+    with Client.from_settings(replace(settings, surface="cli")) as client:
+        try:
+            found = client.v1.account.get()
+            tier = f", {found.tier} tier" if found.tier else ""
+            print(f"balance:  {found.credits} credits{tier}", file=out)
+        except MagicHourError as exc:
+            status = 1
+            print(f"balance:  could not be read: {exc}", file=out)
+    journal = shared_journal()
+    local = time.localtime()
+    midnight = time.mktime((*local[:3], 0, 0, 0, 0, 0, -1))
+    print(
+        f"spent:    {journal.spent(server, time.time() - midnight)} credits today, "
+        f"{journal.spent(server, 7 * 86400)} in the last 7 days (from the job journal)",
+        file=out,
+    )
+    for limit in settings.spend_limits:
+        used = journal.spent(server, limit.window)
+        print(
+            f"limit:    {limit.describe()}: {used} spent in the last {limit.per}, "
+            f"{max(0, limit.credits - used)} left",
+            file=out,
+        )
+    if not settings.spend_limits:
+        print("limit:    none (set MAGICGIF_SPEND_LIMIT, or --spend-limit)", file=out)
+    waiting = [e for e in jobs(pending_only=True, limit=None) if collectable(e)]
+    mine = [e for e in waiting if e.server == server]
+    line = f"waiting:  {len(mine)} job(s) to collect, already paid for"
+    print(line + (": magicgif resume --all" if mine else ""), file=out)
+    return status
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -133,3 +231,11 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         "--timeout", type=float, default=900.0, help="per-job wait in seconds (default 900)"
     )
     res.set_defaults(run=resume_command)
+
+    acc = sub.add_parser(
+        "account",
+        help="the balance, the spend the journal recorded, the limits, and jobs to collect",
+    )
+    acc.add_argument("--spend-limit", metavar="CREDITS", default=None, help="show this limit too")
+    acc.add_argument("--base-url", default=None, help=argparse.SUPPRESS)
+    acc.set_defaults(run=account_command)

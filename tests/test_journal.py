@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from magicgif_widget import Client
-from magicgif_widget.client import journal as journal_module
 from magicgif_widget.client.models import Created, StatusChanged
+from magicgif_widget.jobstore import journal as journal_module
 from magicgif_widget.jobstore import sqlite_store
 from magicgif_widget.jobstore.journal import (
     DATA_ENV,
@@ -402,13 +402,13 @@ def test_settled_entries_go_after_30_days_and_pending_ones_stay(path):
         assert {e.key for e in again.entries(limit=None)} == {uncollected, lost}
 
 
-def test_the_newest_1000_are_kept_but_never_a_young_pending_entry(path):
+def test_past_1000_old_entries_go_but_never_a_young_one_a_spend_limit_counts(path):
     clock = Clock()
     cap = journal_module.MAX_ENTRIES
     with Journal.open(path, clock=clock) as journal:
         old_pending = journal.intent(API, JobSettings("old, never downloaded"), "widget")
         journal.created(old_pending, "cm_old", 50)
-        clock.advance(8 * DAY)  # past the pending floor
+        clock.advance(31 * DAY)  # past the pending floor and the longest spend window
         young_pending = journal.intent(API, JobSettings("young, running"), "widget")
         journal.created(young_pending, "cm_young", 50)
         db = sqlite3.connect(path)
@@ -418,8 +418,8 @@ def test_the_newest_1000_are_kept_but_never_a_young_pending_entry(path):
                 db.execute(
                     "INSERT INTO entries (key, project_id, server, surface, prompt, "
                     "output_format, status, paths, collected_at, writer, created_at, "
-                    "updated_at) VALUES (?, ?, ?, 'python', 'x', 'gif', 'complete', '[]', "
-                    "?, 'h:1:r', ?, ?)",
+                    "updated_at, credits_charged) VALUES (?, ?, ?, 'python', 'x', 'gif', "
+                    "'complete', '[]', ?, 'h:1:r', ?, ?, 50)",
                     (f"k{i}", f"cm_{i}", API, *[sqlite_store.now(clock())] * 3),
                 )
             db.execute("COMMIT")
@@ -428,14 +428,14 @@ def test_the_newest_1000_are_kept_but_never_a_young_pending_entry(path):
         dropped = journal.prune()
         left = journal.entries(limit=None)
         keys = {e.key for e in left}
-        assert old_pending not in keys  # pending, but beyond the cap and past the floor
-        assert young_pending in keys  # pending and young: kept beyond the cap
-        assert len(left) == cap + 1 and dropped == 51
-        assert f"k{cap + 49}" in keys and "k49" not in keys and "k50" in keys
-        # each intent prunes: the journal stays at the cap
-        for i in range(5):
-            _settle(journal, journal.intent(API, JobSettings(f"more {i}"), "python"), f"cm_m{i}")
-        assert len(journal.entries(limit=None)) == cap + 1
+        assert old_pending not in keys  # pending, but beyond the cap and past 30 days
+        assert young_pending in keys
+        # every job of the last 30 days stays, past the cap: a month's limit counts them all
+        assert len(left) == cap + 51 and dropped == 1
+        assert journal.spent(API, 86400) == (cap + 51) * 50
+        clock.advance(31 * DAY)  # now settled and old: they go (rule 1), the pending one stays
+        journal.prune()
+        assert [e.key for e in journal.entries(limit=None)] == [young_pending]
 
 
 # -- files it cannot use ----------------------------------------------------------------------
@@ -487,9 +487,11 @@ def test_a_newer_journal_is_refused_not_moved(path):
     db.execute("UPDATE meta SET value='9' WHERE key='schema'")
     db.commit()
     db.close()
-    with pytest.raises(JournalError, match="schema '9'") as caught:
+    before = path.read_bytes()
+    with pytest.raises(JournalError, match=r"newer magicgif-widget \(schema 9;") as caught:
         Journal.open(path)
-    assert caught.value.kind == "foreign" and path.exists()
+    assert caught.value.kind == "newer" and "Nothing in it was changed" in str(caught.value)
+    assert path.read_bytes() == before  # not migrated, not switched to WAL, not moved aside
     assert not list(path.parent.glob("*.corrupt-*"))
 
 

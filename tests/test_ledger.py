@@ -256,8 +256,11 @@ def test_a_ledger_of_another_schema_version_is_refused(tmp_path: Path):
     with sqlite3.connect(tmp_path / LEDGER_NAME) as db:  # as a future version would leave it
         db.execute("UPDATE meta SET value='99' WHERE key='schema'")
     db.close()
-    with pytest.raises(LedgerError, match="schema '99'"):
+    before = (tmp_path / LEDGER_NAME).read_bytes()
+    with pytest.raises(LedgerError, match=r"newer magicgif-widget \(schema 99;") as caught:
         Ledger(tmp_path, SERVER)
+    assert caught.value.kind == "newer"
+    assert (tmp_path / LEDGER_NAME).read_bytes() == before
 
 
 def test_a_database_of_another_program_is_refused(tmp_path: Path):

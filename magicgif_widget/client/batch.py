@@ -61,12 +61,23 @@ class BatchCounts:
     running: int = 0
     reused: int = 0  # complete from an earlier run, files checked, no request sent
     skipped: int = 0  # never sent, and not created now (``collect_only``)
+    to_create: int = 0  # creates this run sends, known before it sends any
     credits: int = 0
     sandbox: bool = False  # the sandbox charges nothing, whatever it reports
 
     @property
     def cost(self) -> str:
         return "sandbox, no credits" if self.sandbox else f"{self.credits} credits"
+
+    @property
+    def planned_cost(self) -> str:
+        """What this run's creates cost, said before they are sent."""
+        if self.sandbox:
+            return f"{self.to_create} to create (sandbox, no credits)"
+        return (
+            f"{self.to_create} to create, {self.to_create * CREDITS_PER_GIF} credits "
+            f"({CREDITS_PER_GIF} each)"
+        )
 
     @property
     def finished(self) -> int:
@@ -240,6 +251,7 @@ class Batch:
         if self.writer is not None:
             self.writer.started(len(self.items), self.ledger.items())
         await self._check_cost(entries.values())
+        self.counts = replace(self.counts, to_create=self.to_create(entries.values()))
         self._remove_stale_parts(entries.values())
         self._update()
         tasks = [

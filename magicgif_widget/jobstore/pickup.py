@@ -2,26 +2,37 @@
 
 ``jobs()`` reads the journal; ``collect(entry)`` waits for the entry's job on the server it was
 made against and downloads it, as ``check_result`` does (which records what it collects).
+``batches()`` lists batches and galleries; ``collect_batch(record)`` collects a batch's jobs
+through its own folder's ledger (``generate_many(resume=..., collect_only=True)``), so the
+folder and the journal stay one record. None of them creates a job.
 """
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
+from ..client.batch import BatchCounts, BatchResults
 from ..client.clients import AsyncClient
-from ..client.errors import ValidationError
+from ..client.errors import MagicHourError, ValidationError
 from ..client.models import ImageProject
 from ..client.options import DEFAULT_GENERATE_TIMEOUT
 from ..client.settings import Settings
 from ..client.workflow import Emit
-from .journal import JournalEntry, shared_journal
+from .journal import BatchRecord, JournalEntry, shared_journal
+from .ledger import LEDGER_NAME
 
 
 def jobs(*, pending_only: bool = False, limit: int | None = 50) -> list[JournalEntry]:
     """The journal's entries, newest first; ``pending_only`` keeps the ones worth collecting:
     still running, finished but never downloaded, or unknown."""
     return shared_journal().entries(pending_only=pending_only, limit=limit)
+
+
+def batches(*, pending_only: bool = False) -> list[BatchRecord]:
+    """The journal's batches and galleries, newest first, each with its items' entries."""
+    return shared_journal().batches(pending_only=pending_only)
 
 
 def collectable(entry: JournalEntry) -> bool:
@@ -67,6 +78,52 @@ async def collect(
             timeout=timeout,
             on_event=on_event,
         )
+    finally:
+        if own:
+            await active.close()
+
+
+def batch_collectable(record: BatchRecord) -> bool:
+    """True when the batch has an item whose job may still give files."""
+    return record.dismissed_at is None and any(collectable(e) for e in record.items)
+
+
+async def collect_batch(
+    record: BatchRecord,
+    *,
+    timeout: float | None = DEFAULT_GENERATE_TIMEOUT,
+    on_event: Any = None,
+    client: AsyncClient | None = None,
+) -> BatchResults:
+    """Collect every job of a batch or gallery that exists, into its folder, with no create:
+    through the folder's ledger when it is there, else job by job from the journal."""
+    if record.server == "sandbox":
+        raise ValidationError("batch", "sandbox batches live only as long as their process")
+    own = client is None
+    active = client or AsyncClient(base_url=record.server)
+    try:
+        if os.path.isfile(os.path.join(record.directory, LEDGER_NAME)):
+            return await active.v1.ai_gif_generator.generate_many(
+                resume=record.directory,
+                collect_only=True,
+                timeout=timeout,
+                progress=False,
+                on_event=on_event,
+            )
+        os.makedirs(record.directory, exist_ok=True)  # the folder went: its journal entries
+        results: list[ImageProject | MagicHourError] = []
+        for entry in (e for e in record.items if collectable(e)):
+            try:
+                results.append(
+                    await collect(
+                        entry, download_directory=record.directory, timeout=timeout, client=active
+                    )
+                )
+            except MagicHourError as exc:
+                results.append(exc)
+        done = sum(isinstance(r, ImageProject) for r in results)
+        counts = BatchCounts(total=len(results), complete=done, failed=len(results) - done)
+        return BatchResults(results, counts, Path(record.directory) / LEDGER_NAME)
     finally:
         if own:
             await active.close()

@@ -81,8 +81,17 @@ def kill_batch_after_creates(server: Server, tmp_path: Path, count: int = 4) -> 
     server.reset(render_seconds=4.0)
     out = tmp_path / "out"
     proc = subprocess.Popen(
-        [*MAGICGIF, "batch", str(prompts(tmp_path, count)), "-o", str(out)]
-        + ["--concurrency", str(count), "--base-url", server.url],
+        [
+            *MAGICGIF,
+            "batch",
+            str(prompts(tmp_path, count)),
+            "-o",
+            str(out),
+            "--concurrency",
+            str(count),
+            "--base-url",
+            server.url,
+        ],
         env=dict(os.environ),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -143,8 +152,17 @@ def test_the_interrupt_advice_continues_without_paying_again(server: Server, tmp
     server.reset(render_seconds=4.0)
     out = tmp_path / "out"
     proc = subprocess.Popen(
-        [*MAGICGIF, "batch", str(prompts(tmp_path, 3)), "-o", str(out), "--concurrency", "3"]
-        + ["--base-url", server.url],
+        [
+            *MAGICGIF,
+            "batch",
+            str(prompts(tmp_path, 3)),
+            "-o",
+            str(out),
+            "--concurrency",
+            "3",
+            "--base-url",
+            server.url,
+        ],
         env=dict(os.environ),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -253,8 +271,15 @@ def test_processes_sharing_a_limit_cannot_together_pass_it(server: Server, tmp_p
     env = {**os.environ, "MAGICGIF_SPEND_LIMIT": "150"}
     procs = [
         subprocess.Popen(
-            [*MAGICGIF, "generate", f"class job {i}", "--base-url", server.url]
-            + ["-o", str(tmp_path / f"student-{i}")],
+            [
+                *MAGICGIF,
+                "generate",
+                f"class job {i}",
+                "--base-url",
+                server.url,
+                "-o",
+                str(tmp_path / f"student-{i}"),
+            ],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -46,11 +46,18 @@
  * @property {string} age  e.g. "started 2 min ago"
  * @property {string} meta  format, age, where it came from, what it cost
  * @property {string} status  what the journal last heard of it
- * @property {"collect" | "unknown"} kind
+ * @property {"collect" | "unknown" | "gallery"} kind  a gallery card stands for a whole batch
+ * @property {number} [count]  a gallery's jobs still to collect
+ * @property {number} [never_sent]  a gallery's items never sent (Resume gallery asks first)
  *
- * @typedef {object} Confirm  The question asked instead of repeating a running job ({} if none).
- * @property {string} [id]  the running job, for "Wait for that one" (a Collect)
+ * @typedef {object} Confirm  A question asked before paying ({} if none): a Generate that
+ *   repeats a running job (duplicate), a large gallery (cost), or a Resume gallery that would
+ *   create items never sent (resume). The labels come from the kernel (widget/earlier.py).
+ * @property {"duplicate" | "cost" | "resume"} [kind]
+ * @property {string} [id]  the running job (duplicate) or the gallery (resume)
  * @property {string} [text]
+ * @property {string} [yes]  the paying answer's label
+ * @property {string} [no]  the other answer's label
  *
  * @typedef {object} Account  What a job costs and what is left (widget/account.py).
  * @property {"sandbox" | "reading" | "ok" | "low" | "failed" | "rejected"} state
@@ -435,15 +442,28 @@ function earlierJobs(ctx) {
   const row = (job) => {
     const what = job.prompt || "an untitled job";
     const buttons = [];
-    if (job.kind === "collect") {
+    if (job.kind === "collect" || job.kind === "gallery") {
+      const label = job.kind === "gallery" ? `Collect ${job.count ?? ""}`.trim() : "Collect";
       buttons.push(
         h("button", {
           type: "button",
           class: "mg-button mg-primary mg-small",
-          text: "Collect",
-          "aria-label": `Collect: ${what}`,
+          text: label,
+          "aria-label": `${label}: ${what}`,
           "data-action": "collect",
           onclick: () => model.send({ type: "collect", id: job.id }),
+        }),
+      );
+    }
+    if (job.kind === "gallery" && job.never_sent) {
+      buttons.push(
+        h("button", {
+          type: "button",
+          class: "mg-button mg-small",
+          text: "Resume gallery",
+          "aria-label": `Resume gallery: ${what}`,
+          "data-action": "collect",
+          onclick: () => model.send({ type: "resume_gallery", id: job.id }),
         }),
       );
     }
@@ -582,13 +602,20 @@ function form(ctx) {
 function confirmNotice(ctx) {
   const { model, id } = ctx;
   const text = h("p", { class: "mg-confirm-text", id: `${id}-confirm` });
-  const again = h("button", { type: "button", class: "mg-button", text: "Generate anyway", onclick: () => ctx.generate() });
-  const wait = h("button", {
-    type: "button",
-    class: "mg-button mg-primary",
-    text: "Wait for that one",
-    onclick: () => model.send({ type: "collect", id: model.get("confirm").id }),
-  });
+  /** The paying answer: Generate again (duplicate, cost), or create the never-sent items. */
+  const pay = () => {
+    const question = model.get("confirm") || {};
+    if (question.kind === "resume") model.send({ type: "resume_gallery", id: question.id, confirmed: true });
+    else ctx.generate();
+  };
+  /** The safe answer: wait for the running job, collect only, or not now. */
+  const safe = () => {
+    const question = model.get("confirm") || {};
+    if (question.kind === "cost") model.send({ type: "confirm_no" });
+    else model.send({ type: "collect", id: question.id });
+  };
+  const again = h("button", { type: "button", class: "mg-button", text: "Generate anyway", onclick: pay });
+  const wait = h("button", { type: "button", class: "mg-button mg-primary", text: "Wait for that one", onclick: safe });
   const box = h(
     "div",
     { class: "mg-confirm", role: "alertdialog", "aria-labelledby": text.id },
@@ -600,6 +627,8 @@ function confirmNotice(ctx) {
     const question = model.get("confirm") || {};
     const shown = question.text || "";
     text.textContent = shown;
+    again.textContent = question.yes || "Generate anyway";
+    wait.textContent = question.no || "Wait for that one";
     box.hidden = !shown;
     if (shown && shown !== asked) {
       const active = document.activeElement;

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shlex
 import signal
 import sys
 import threading
@@ -28,6 +27,7 @@ from .client.errors import GenerationInterrupted, MagicHourError, ValidationErro
 from .client.models import Completed, Created, DownloadProgress, Event, Retrying, StatusChanged
 from .client.settings import SANDBOX_BASE_URL, SandboxWarning, resolve
 from .contract import OUTPUT_FORMATS
+from .jobstore.advice import batch_resume, job_resume
 from .progress import DEFAULT_ESTIMATE, fraction
 
 SANDBOX_NOTE = (
@@ -237,11 +237,6 @@ class BatchLines:
             self.bar.close()
 
 
-def resume_command(directory: str | os.PathLike[str], *flags: str) -> str:
-    """The command that continues the batch in ``directory`` from its ledger."""
-    return shlex.join(["magicgif", "batch", "--resume", os.path.abspath(directory), *flags])
-
-
 def _batch_plan(args: argparse.Namespace) -> tuple[list[dict[str, Any]] | None, list[int] | None]:
     """The items of a new batch (from FILE), or None to resume the one in ``--resume``."""
     if bool(args.file) == bool(args.resume):
@@ -295,7 +290,7 @@ def _batch(args: argparse.Namespace) -> int:
             print(
                 f"{_fresh_line()}magicgif: {exc.counts.describe() if exc.counts else 'interrupted'}"
                 ". Jobs already created go on at Magic Hour and are paid for.\n"
-                f"magicgif: continue without paying again: {resume_command(directory)}",
+                f"magicgif: continue without paying again: {batch_resume(directory)}",
                 file=err,
             )
             return 130
@@ -310,20 +305,20 @@ def _batch(args: argparse.Namespace) -> int:
             f"magicgif: {counts.unknown} item(s) are unknown: their create was sent but the "
             "answer was lost, so a job may exist and be charged. Check your Magic Hour "
             "library; to create them again anyway (this may pay twice): "
-            f"{resume_command(directory, '--retry-unknown')}",
+            f"{batch_resume(directory, '--retry-unknown')}",
             file=err,
         )
     if counts.failed:
         print(
             f"magicgif: {counts.failed} item(s) failed (their credits are refunded); jobs still "
-            f"running are collected by {resume_command(directory)}, and failed ones created "
-            f"again (paying again) by {resume_command(directory, '--retry-failed')}",
+            f"running are collected by {batch_resume(directory)}, and failed ones created "
+            f"again (paying again) by {batch_resume(directory, '--retry-failed')}",
             file=err,
         )
     if counts.skipped:
         print(
             f"magicgif: {counts.skipped} item(s) were never sent; to create them: "
-            f"{resume_command(directory)}",
+            f"{batch_resume(directory)}",
             file=err,
         )
     return 0 if counts.complete + counts.skipped == counts.total else 1
@@ -511,8 +506,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{_fresh_line()}magicgif: {exc}", file=sys.stderr)
         if exc.project_id:
             print(
-                "magicgif: collect it later, without paying again: "
-                f"magicgif resume {exc.project_id}",
+                f"magicgif: collect it later, without paying again: {job_resume(exc.project_id)}",
                 file=sys.stderr,
             )
         return 130

@@ -11,6 +11,7 @@ import sys
 import time
 
 from .client.errors import MagicHourError, ValidationError
+from .jobstore.advice import RESUME_ALL
 from .jobstore.journal import BatchRecord, JournalEntry, journal_path
 from .jobstore.pickup import batch_collectable, batches, collect, collect_batch, collectable, jobs
 
@@ -88,8 +89,7 @@ def jobs_command(args: argparse.Namespace) -> int:
     )
     if waiting:
         print(
-            f"magicgif: {waiting} job(s) can be collected without paying again: "
-            "magicgif resume --all",
+            f"magicgif: {waiting} job(s) can be collected without paying again: {RESUME_ALL}",
             file=sys.stderr,
         )
     return 0
@@ -203,7 +203,7 @@ def account_command(args: argparse.Namespace) -> int:
     waiting = [e for e in jobs(pending_only=True, limit=None) if collectable(e)]
     mine = [e for e in waiting if e.server == server]
     line = f"waiting:  {len(mine)} job(s) to collect, already paid for"
-    print(line + (": magicgif resume --all" if mine else ""), file=out)
+    print(line + (f": {RESUME_ALL}" if mine else ""), file=out)
     return status
 
 

@@ -284,7 +284,8 @@ def test_the_end_of_a_gallery(tmp_path: Path):
 def test_a_canceled_gallery_says_how_to_collect(tmp_path: Path):
     cards = [dict(c, project_id=f"cm{i}") for i, c in enumerate(_gallery().gallery)]
     notice = gallery_state.cancel_notice(_gallery(gallery=cards), tmp_path)
-    assert "2 job(s) already created" in notice and "generate_many" in notice
+    assert "2 job(s) already made" in notice
+    assert f"magicgif batch --resume {tmp_path} --collect-only" in notice
     assert "sandbox charges nothing" in gallery_state.cancel_notice(
         _gallery(sandbox=True), tmp_path
     )
@@ -450,6 +451,7 @@ def test_the_question_before_a_duplicate_job():
     entry = _entry(settings=JobSettings("a paper boat", "boat", "gif"))
     question = earlier.confirm(entry, NOW + 125)
     assert question == {
+        "kind": "duplicate",
         "id": "cm1",
         "project_id": "cm1",
         "prompt": "a paper boat",

@@ -115,6 +115,20 @@ class LedgerInfo:
     items: int
 
 
+def read_items(directory: str | os.PathLike[str]) -> list[Entry]:
+    """A directory's ledger items in batch order, read without locking or changing it."""
+    path = Path(directory) / LEDGER_NAME
+    read_info(directory)  # refuses what is not a ledger this version reads
+    with store.translate(LedgerError, path, "the batch ledger"):
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
+        try:
+            db.row_factory = sqlite3.Row
+            rows = db.execute("SELECT * FROM items ORDER BY position").fetchall()
+        finally:
+            db.close()
+    return [Entry.from_row(row) for row in rows]
+
+
 def read_info(directory: str | os.PathLike[str]) -> LedgerInfo:
     """A directory's ledger, read without locking or changing it (``LedgerError`` if there is
     none, or it is not a ledger this version can read)."""

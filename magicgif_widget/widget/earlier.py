@@ -11,7 +11,7 @@ from collections.abc import Collection, Iterable
 from typing import Any
 
 from ..contract import CREDITS_PER_GIF
-from ..jobstore.journal import JournalEntry
+from ..jobstore.journal import BatchRecord, JournalEntry
 from ..jobstore.pickup import collectable
 
 MAX_CARDS = 12  # earlier jobs shown at once, newest first
@@ -86,6 +86,45 @@ def card(entry: JournalEntry, now: float) -> Card:
     }
 
 
+def gallery_card(record: BatchRecord, now: float) -> Card:
+    """A batch or gallery as one card: Collect takes every job it made; Resume gallery also
+    creates the items never sent (after asking)."""
+    made = [e for e in record.items if e.project_id]
+    waiting = [e for e in made if collectable(e)]
+    never = record.never_sent
+    first = min(record.items, key=lambda e: e.position or 0) if record.items else None
+    fmt = first.settings.output_format if first else "gif"
+    age = age_text(record.age(now))
+    spent = sum(e.credits_charged or 0 for e in made if not e.credits_refunded)
+    meta = [fmt.upper(), age, f"from {SOURCES.get(record.surface, record.surface)}"]
+    if spent:
+        meta.append(f"{spent} credits spent")
+    status = [f"{len(made)} made", f"{len(waiting)} to collect"]
+    if never:
+        status.append(f"{never} never sent")
+    what = "Gallery" if record.kind == "gallery" else "Batch"
+    return {
+        "id": record.id,
+        "project_id": "",
+        "prompt": f"{what} of {record.total}: {first.settings.prompt if first else ''}",
+        "name": "",
+        "format": fmt,
+        "age": age,
+        "meta": " · ".join(meta),
+        "status": ", ".join(status),
+        "kind": "gallery",
+        "count": len(waiting),
+        "never_sent": never,
+    }
+
+
+def gallery_offered(record: BatchRecord, exclude: Collection[str] = ()) -> bool:
+    """Whether a batch gets a card: not dismissed, a job still to collect, not running here."""
+    if record.id in exclude or record.dismissed_at is not None:
+        return False
+    return any(collectable(e) for e in record.items)
+
+
 def cards(
     entries: Iterable[JournalEntry],
     *,
@@ -93,10 +132,13 @@ def cards(
     before: float | None = None,
     exclude: Collection[str] = (),
     limit: int = MAX_CARDS,
+    batches: Iterable[BatchRecord] = (),
 ) -> list[Card]:
-    """The cards for ``entries`` (newest first, as the journal lists them), at most ``limit``."""
-    chosen = [e for e in entries if offered(e, before=before, exclude=exclude)]
-    return [card(e, now) for e in chosen[:limit]]
+    """The cards for ``batches`` (one each) and ``entries`` not in a batch (newest first, as
+    the journal lists them), at most ``limit``."""
+    groups = [gallery_card(r, now) for r in batches if gallery_offered(r, exclude)]
+    chosen = [e for e in entries if e.batch is None and offered(e, before=before, exclude=exclude)]
+    return (groups + [card(e, now) for e in chosen])[:limit]
 
 
 def without(items: Iterable[Card], ref: str) -> list[Card]:
@@ -104,10 +146,42 @@ def without(items: Iterable[Card], ref: str) -> list[Card]:
     return [c for c in items if ref not in (c.get("id"), c.get("project_id"))]
 
 
+ASK_ABOVE = 4  # a gallery of more GIFs than this asks before it pays
+
+
+def confirm_cost(count: int, credits: int | None) -> Card:
+    """The question before a gallery of more than ``ASK_ABOVE`` GIFs is paid for."""
+    total = count * CREDITS_PER_GIF
+    left = f" ({credits:,} credits left)" if credits is not None else ""
+    return {
+        "kind": "cost",
+        "id": "",
+        "text": f"This gallery makes {count} GIFs for {total:,} credits{left}. Make them?",
+        "yes": f"Generate {count} GIFs",
+        "no": "Not now",
+    }
+
+
+def confirm_resume(ref: str, made: int, never: int) -> Card:
+    """The question before Resume gallery creates (and pays for) items never sent."""
+    total = never * CREDITS_PER_GIF
+    return {
+        "kind": "resume",
+        "id": ref,
+        "text": (
+            f"Resume the gallery: collect the {made} made (already paid for), and create the "
+            f"{never} never sent for {total:,} credits?"
+        ),
+        "yes": f"Create {never} and collect",
+        "no": "Collect only",
+    }
+
+
 def confirm(entry: JournalEntry, now: float, cost: int = CREDITS_PER_GIF) -> Card:
     """The question before a Generate that would repeat a job still running at Magic Hour."""
     settings = entry.settings
     return {
+        "kind": "duplicate",
         "id": entry.project_id or entry.key,
         "project_id": entry.project_id or "",
         "prompt": settings.prompt,

@@ -22,6 +22,7 @@ from .. import progress as bar
 from ..client import AsyncClient, Client
 from ..client.batch import BatchResults, check_concurrency
 from ..client.errors import ClientClosedError, MagicHourError, ValidationError
+from ..client.limits import SpendLimit, limits_for
 from ..client.settings import SandboxWarning, Settings, default_settings
 from ..client.validation import check_output_format, check_positive
 from ..contract import DEFAULT_FORMAT, OUTPUT_FORMATS, PROMPT_MAX_CHARS
@@ -113,10 +114,15 @@ class GifWidget(anywidget.AnyWidget):
         download_directory: str | Path | None = None,
         gallery_concurrency: int = 4,
         timeout: float | None = 900.0,
+        spend_limit: int | str | SpendLimit | None = None,
         **kwargs: Any,
     ) -> None:
-        # The widget's jobs are journaled as the widget's.
+        # The widget's jobs are journaled as the widget's, under its limits and the client's.
         settings = dataclasses.replace(_settings(client), surface="widget")
+        limits = limits_for(spend_limit)  # checked on the sandbox too, which has no limit
+        if limits and not settings.sandbox:
+            joined = tuple(dict.fromkeys((*settings.spend_limits, *limits)))
+            settings = dataclasses.replace(settings, spend_limits=joined)
         fmt = check_output_format(output_format) or DEFAULT_FORMAT
         width = check_concurrency(gallery_concurrency)
         deadline = check_positive("timeout", timeout)
@@ -177,6 +183,13 @@ class GifWidget(anywidget.AnyWidget):
         """
         if self._closed:
             raise ClientClosedError("this widget is closed; create a new one")
+        if not self.sandbox and self._is_gallery(project_id):
+            self.confirm = {}
+            record, why = self._gallery_record(project_id)
+            if record is None:
+                self.error = f"Cannot collect: {why}"
+                raise ValidationError("id", str(why))
+            return self._jobs.collect_gallery(record)
         problem = "sandbox jobs are not journaled; make it again" if self.sandbox else None
         if problem is None and self._jobs.busy():
             problem = "a job is running in this widget; wait for it or cancel it first"
@@ -192,6 +205,49 @@ class GifWidget(anywidget.AnyWidget):
             self.error = f"Cannot collect: {problem}"
             raise ValidationError("project_id", str(problem))
         return self._jobs.collect(entry)
+
+    def resume_gallery(self, ref: str, confirmed: bool = False) -> Any:
+        """Resume a recorded gallery (its card's id): collect every job it made and, once
+        ``confirmed`` (the ``confirm`` trait asks first), create the items never sent.
+        Returns the awaitable (None when it asked)."""
+        record, problem = self._gallery_record(ref)
+        if record is None:
+            self.error = f"Cannot resume: {problem}"
+            raise ValidationError("id", str(problem))
+        never = record.never_sent
+        if never and not confirmed:
+            made = len([e for e in record.items if e.project_id])
+            self.confirm = earlier.confirm_resume(ref, made, never)
+            return None
+        self.confirm = {}
+        return self._jobs.collect_gallery(record, create=bool(never))
+
+    def _is_gallery(self, ref: str) -> bool:
+        if any(c.get("id") == ref and c.get("kind") == "gallery" for c in self.earlier_jobs):
+            return True
+        try:
+            return jobs.journal_batch(ref) is not None
+        except MagicHourError:
+            return False
+
+    def _gallery_record(self, ref: str) -> tuple[Any, str | None]:
+        """The journal's batch ``ref`` if this widget may collect it, else why not."""
+        if self._closed:
+            raise ClientClosedError("this widget is closed; create a new one")
+        if self.sandbox:
+            return None, "sandbox galleries are not journaled; make it again"
+        if self._jobs.busy():
+            return None, "a job is running in this widget; wait for it or cancel it first"
+        try:
+            record = jobs.journal_batch(ref)
+        except MagicHourError as exc:
+            self.error = notices.friendly(exc)
+            raise
+        if record is None:
+            return None, f"no gallery {ref} in the job journal"
+        if record.server != self._jobs.server:
+            return None, f"that gallery was made on {record.server}; this widget talks to another"
+        return record, None
 
     def dismiss(self, project_id: str) -> bool:
         """Forget an earlier job (its card's id): the journal marks it dismissed and the card
@@ -261,14 +317,18 @@ class GifWidget(anywidget.AnyWidget):
                 self.generate(confirmed=content.get("confirmed") is True)
         elif kind == "cancel":
             self.cancel()
-        elif kind in ("collect", "dismiss"):
+        elif kind in ("collect", "dismiss", "resume_gallery"):
             ref = content.get("id")
             if isinstance(ref, str) and ref:
                 with contextlib.suppress(MagicHourError):  # shown in the alert area
                     if kind == "collect":
                         self.collect(ref)
+                    elif kind == "resume_gallery":
+                        self.resume_gallery(ref, confirmed=content.get("confirmed") is True)
                     else:
                         self.dismiss(ref)
+        elif kind == "confirm_no":
+            self.confirm = {}
         elif kind == "media":
             text = content.get("encoding") == "base64"
             self._send_media(str(content.get("key", "")), content.get("req"), text)

@@ -31,7 +31,15 @@ from ..client.timing import History, backend_key
 from ..client.validation import check_name, check_output_format, check_style
 from ..contract import DEFAULT_FORMAT
 from ..jobstore import pickup
-from ..jobstore.journal import JobSettings, JournalEntry, JournalError, server_for, shared_journal
+from ..jobstore.journal import (
+    BatchRecord,
+    JobSettings,
+    JournalEntry,
+    JournalError,
+    server_for,
+    shared_journal,
+)
+from ..jobstore.ledger import read_items
 from . import account, earlier, gallery_state, notices, run_state, stills
 from .account import AccountState
 from .gallery_state import GalleryState, gallery_prompts
@@ -121,6 +129,10 @@ class Jobs:
         balance read could not pay for it) the balance is read again first, and a job it
         still cannot pay for is refused before anything is sent."""
         state = self._begin(job.output_format)
+        if job.prompts is not None and not confirmed and self.asks_cost(job.count):
+            self._set(run_state.asked(state))  # nothing sent: the answer is a new Generate
+            self._set({"confirm": earlier.confirm_cost(job.count, self._credits())})
+            return _done()
         self._set(run_state.checking(state) if recheck else run_state.started(state))
         if job.prompts is not None:
             self._set(gallery_state.started(job.prompts))
@@ -128,6 +140,27 @@ class Jobs:
         else:
             self.task = self._spawn(self._one(self.number, job, confirmed, recheck))
         self.task.add_done_callback(_observe)
+        return self.current()
+
+    def asks_cost(self, count: int) -> bool:
+        """Whether a gallery of ``count`` GIFs asks before paying (never on the sandbox)."""
+        return not self.settings.sandbox and count > earlier.ASK_ABOVE
+
+    def _credits(self) -> int | None:
+        credits = self.widget.account.get("credits")
+        return credits if isinstance(credits, int) else None
+
+    def collect_gallery(self, record: BatchRecord, *, create: bool = False) -> Any:
+        """Collect a batch or gallery made earlier (or canceled here), through its folder:
+        every job it made, with no create; with ``create``, also the items never sent."""
+        fmt = record.items[0].settings.output_format if record.items else DEFAULT_FORMAT
+        state = self._begin(fmt)
+        self._sent = True
+        self._set({"earlier_jobs": earlier.without(self.widget.earlier_jobs, record.id)})
+        self._set(run_state.collecting(state, ""))
+        self.task = self._spawn(self._gallery_again(self.number, record, create))
+        self.task.add_done_callback(_observe)
+        self.task.add_done_callback(lambda _task: self._after_job(journal=True))
         return self.current()
 
     def collect(self, entry: JournalEntry) -> Any:
@@ -312,10 +345,16 @@ class Jobs:
     async def _read_earlier(self) -> None:
         try:
             entries = await asyncio.to_thread(_pending, self.server)
+            groups = await asyncio.to_thread(_batches, self.server)
         except (JournalError, OSError) as exc:
             log.warning("the job journal could not be read (%s); no earlier jobs shown", exc)
             return
-        cards = earlier.cards(entries, now=time.time(), before=self.born, exclude=self.own)
+        running = {str(self._gallery_dir)} if self._gallery_dir and self.busy() else set()
+        exclude = {*self.own, *running}
+        groups = [g for g in groups if g.directory not in running]
+        cards = earlier.cards(
+            entries, now=time.time(), before=self.born, exclude=exclude, batches=groups
+        )
         self._set({"earlier_jobs": cards})
 
     async def _read_account(self) -> AccountState:
@@ -358,12 +397,39 @@ class Jobs:
         finally:
             if sent:
                 self._after_job(journal=False)
+        self._gallery_done(job, results, directory)
+        return results
+
+    async def _gallery_again(self, job: int, record: BatchRecord, create: bool) -> BatchResults:
+        """A recorded gallery, resumed from its folder's ledger: the same cards, the same end."""
+        directory = Path(record.directory)
+        try:
+            items = await asyncio.to_thread(read_items, directory)
+            prompts = [JobSettings.from_request(e.request).prompt for e in items]
+            if self._owns(job):
+                self._set(gallery_state.started(prompts))
+            self._gallery_dir = directory
+            results = await self._client().v1.ai_gif_generator.generate_many(
+                resume=directory,
+                collect_only=not create,
+                concurrency=self.widget.gallery_concurrency,
+                timeout=self.widget.timeout,
+                progress=False,
+                on_event=lambda progress: self._on_batch(job, progress),
+            )
+        except (asyncio.CancelledError, Exception) as exc:
+            self._stopped(job, exc)
+            raise
+        self._gallery_done(job, results, directory)
+        return results
+
+    def _gallery_done(self, job: int, results: BatchResults, directory: Path) -> None:
+        w = self.widget
         if self._owns(job):
             w.gallery_results = results
             still = stills.sheet_bundle(w.still_id, [Path(p) for p in results.paths])
             self._set(gallery_state.finished(self._gallery_state(), results, directory))
             self._still.show(still)
-        return results
 
     # -- events to traits -------------------------------------------------------------------
 
@@ -384,6 +450,8 @@ class Jobs:
         if isinstance(exc, asyncio.CancelledError):
             self.canceled = True
             self._set(run_state.canceled(self._run_state(), self._cancel_notice()))
+            if self._gallery_dir is not None and self.journaled:
+                self.refresh(balance=False)  # the canceled gallery comes back as a card
         elif not self.canceled:
             text, token = notices.failure(exc), self.settings.token
             error = token.redact(text) if token is not None else text
@@ -455,6 +523,16 @@ def path_of(project: Any) -> Path:
 def _pending(server: str) -> list[JournalEntry]:
     """The journal's pending entries of ``server``, newest first (blocking: run off the loop)."""
     return shared_journal().entries(server=server, pending_only=True)
+
+
+def _batches(server: str) -> list[BatchRecord]:
+    """The journal's batches and galleries of ``server`` with jobs to collect (blocking)."""
+    return shared_journal().batches(server=server, pending_only=True)
+
+
+def journal_batch(ref: str) -> BatchRecord | None:
+    """The journal's batch or gallery with this id (a short read)."""
+    return shared_journal().batch(ref)
 
 
 def _active_like(server: str, settings: JobSettings) -> JournalEntry | None:

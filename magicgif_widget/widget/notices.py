@@ -10,6 +10,7 @@ from ..client import errors
 from ..client.errors import JobFailedError, MagicHourError
 from ..client.models import Retrying
 from ..contract import JOB_ERRORS
+from ..jobstore import advice
 
 _PREFIXES: dict[type[MagicHourError], str] = {
     errors.ValidationError: "Check your input",
@@ -84,23 +85,24 @@ def canceled(project_id: str, sandbox: bool) -> str:
         return f"Canceled. Sandbox job {project_id} was abandoned (the sandbox charges nothing)."
     return (
         f"Stopped waiting. Magic Hour has no cancel endpoint, so job {project_id} keeps running "
-        f"and its credits are spent; fetch it later with "
-        f"client.v1.image_projects.check_result({project_id!r})."
+        f"and its credits are spent. Collect it later without paying again: Collect on its card "
+        f"in a new widget, or in a terminal: {advice.job_resume(project_id)}"
     )
 
 
 def gallery_canceled(cards: Iterable[Mapping[str, Any]], sandbox: bool, directory: Path) -> str:
     """What became of a gallery's jobs, and how to collect those already created."""
     cards = list(cards)
-    started = [c for c in cards if c.get("project_id") and c["status"] != "complete"]
+    made = [c for c in cards if c.get("project_id")]
+    running = [c for c in made if c["status"] != "complete"]
+    never = len(cards) - len(made)
     if sandbox:
         return "Canceled the gallery (the sandbox charges nothing)."
-    if not started:
+    if not running:
         return "Canceled the gallery; no job was left running."
-    prompts = [c["prompt"] for c in cards]
+    unsent = f"; {never} never sent" if never else ""
     return (
-        f"Stopped waiting. {len(started)} job(s) already created keep running on Magic Hour "
-        f"(credits spent). Collect them without paying again: "
-        f"client.v1.ai_gif_generator.generate_many({prompts!r:.80}, "
-        f"download_directory={str(directory)!r})"
+        f"Stopped waiting. {len(running)} job(s) already made keep running at Magic Hour and are "
+        f"paid for{unsent}. Collect them without paying again: Collect on the gallery's card "
+        f"above, or in a terminal: {advice.collect_gallery(directory)}"
     )

@@ -1,0 +1,274 @@
+"""Never pay twice from the widget: a gallery canceled once its jobs exist, in a real kernel
+that is then killed, is offered by a new kernel's widget as one card, and Collect gives every
+file with no new create; the cancel notices' commands, run as printed, create nothing; a
+gallery the balance or a limit cannot pay sends nothing; a large gallery asks first.
+
+Real parts: IPython kernels (jupyter_client), the emulator over HTTP on loopback, a journal
+of the test's own, the ``magicgif`` command in a subprocess.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from magicgif_widget import Client, GifWidget
+from magicgif_widget.jobstore.journal import Journal
+
+from .conftest import FAST_POLL, Server
+from .test_kernel import execute
+from .test_money_cli import run_advice
+from .test_widget_resume import kernels, new_kernel, wait_for
+
+pytestmark = pytest.mark.timeout(180)
+__all__ = ["kernels"]  # the fixture, imported for these tests
+
+
+@pytest.fixture(autouse=True)
+def journal_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    where = tmp_path / "data"
+    monkeypatch.setenv("MAGICGIF_DATA_DIR", str(where))  # this process's and the kernels'
+    monkeypatch.delenv("MAGICGIF_SPEND_LIMIT", raising=False)
+    return where
+
+
+def made(server: Server) -> int:
+    return server.requests("create")
+
+
+def gallery_ids() -> list[str]:
+    with Journal.open() as journal:
+        return [e.project_id for e in journal.entries() if e.project_id and e.batch]
+
+
+def test_a_canceled_gallery_survives_its_kernel_and_is_collected_whole(
+    server: Server, tmp_path: Path, kernels: Any
+):
+    server.reset(render_seconds=5)
+    out = tmp_path / "out"
+    manager, first = new_kernel(kernels)
+    stdout, errors = execute(
+        first,
+        f"""
+from magicgif_widget import Client, GifWidget
+w = GifWidget(client=Client(base_url={server.url!r}), download_directory={str(out)!r},
+              gallery_mode=True, prompt="a red kite\\na blue boat\\na green hill")
+task = w.generate()
+print("started", w.status, len(w.gallery))
+""",
+    )
+    assert errors == [] and "started creating 3" in stdout
+    wait_for(lambda: made(server) == 3 and len(gallery_ids()) == 3, what="3 journaled creates")
+    stdout, errors = execute(
+        first,
+        """
+import asyncio
+w.cancel()
+for _ in range(100):
+    if w.earlier_jobs:
+        break
+    await asyncio.sleep(0.05)
+print("NOTICE", w.notice)
+print("CARDS", [(c["kind"], c["count"], c["never_sent"]) for c in w.earlier_jobs])
+""",
+    )
+    assert errors == [], stdout
+    notice = stdout.split("NOTICE ")[1].splitlines()[0]
+    assert "3 job(s) already made keep running at Magic Hour and are paid for" in notice
+    assert "CARDS [('gallery', 3, 0)]" in stdout  # offered back at once, in the same widget
+    (command,) = re.findall(r"magicgif batch --resume \S+ --collect-only", notice)
+    pid = manager.provisioner.pid
+    os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: not manager.is_alive(), what="the kernel to die")
+
+    _, second = new_kernel(kernels)
+    stdout, errors = execute(
+        second,
+        f"""
+import asyncio
+from magicgif_widget import Client, GifWidget
+w = GifWidget(client=Client(base_url={server.url!r}), download_directory={str(out)!r})
+for _ in range(200):
+    if w.earlier_jobs:
+        break
+    await asyncio.sleep(0.05)
+(card,) = w.earlier_jobs
+print("CARD", card["kind"], card["count"], card["prompt"])
+results = await w.collect(card["id"])
+print("RESULT", w.status, len(results.paths), [c["status"] for c in w.gallery], w.earlier_jobs)
+""",
+    )
+    assert errors == [], stdout
+    assert "CARD gallery 3 Gallery of 3: a red kite" in stdout
+    assert "RESULT complete 3 ['complete', 'complete', 'complete'] []" in stdout
+    folders = list(out.glob("gallery-*"))
+    assert len(folders) == 1 and len(list(folders[0].glob("*.gif"))) == 3
+    assert made(server) == 3  # three creates in all
+    # the notice's command, run as printed after the collect: nothing left, nothing created
+    done = run_advice(command)
+    assert done.returncode == 0, done.stderr
+    assert "3 of 3 complete (3 from earlier runs)" in done.stderr and made(server) == 3
+
+
+async def test_the_gallery_notice_command_collects_a_canceled_gallery(
+    server: Server, tmp_path: Path
+):
+    server.reset(render_seconds=3)
+    w = GifWidget(
+        client=Client(base_url=server.url, poll=FAST_POLL),
+        download_directory=tmp_path,
+        gallery_mode=True,
+        prompt="one\ntwo",
+    )
+    try:
+        w.generate()
+        for _ in range(200):
+            if made(server) == 2 and len(gallery_ids()) == 2:
+                break
+            await asyncio.sleep(0.05)
+        w.cancel()
+        await asyncio.sleep(0.2)
+        (command,) = re.findall(r"magicgif batch --resume \S+ --collect-only", w.notice)
+    finally:
+        w.close()
+    done = await asyncio.to_thread(run_advice, command)
+    assert done.returncode == 0, done.stderr
+    folder = Path(command.split("--resume ")[1].split()[0])
+    assert len(list(folder.glob("*.gif"))) == 2 and made(server) == 2
+
+
+async def test_the_single_job_notice_command_collects_it(server: Server, tmp_path: Path):
+    server.reset(render_seconds=3)
+    w = GifWidget(client=Client(base_url=server.url, poll=FAST_POLL), download_directory=tmp_path)
+    try:
+        w.prompt = "a single kite"
+        w.generate()
+        for _ in range(200):
+            if w.project_id:
+                break
+            await asyncio.sleep(0.05)
+        w.cancel()
+        (command,) = re.findall(r"magicgif resume \S+", w.notice)
+    finally:
+        w.close()
+    assert command == f"magicgif resume {w.project_id}"
+    done = await asyncio.to_thread(run_advice, command)
+    assert done.returncode == 0, done.stderr
+    assert Path(done.stdout.strip()).read_bytes()[:6] == b"GIF89a" and made(server) == 1
+
+
+async def test_resume_gallery_asks_before_creating_what_was_never_sent(
+    server: Server, tmp_path: Path
+):
+    server.reset(render_seconds=3)
+    w = GifWidget(
+        client=Client(base_url=server.url, poll=FAST_POLL),
+        download_directory=tmp_path,
+        gallery_mode=True,
+        prompt="a\nb\nc",
+        gallery_concurrency=1,  # one create at a time: cancel leaves two never sent
+    )
+    try:
+        w.generate()
+        for _ in range(200):
+            if len(gallery_ids()) == 1:
+                break
+            await asyncio.sleep(0.05)
+        w.cancel()
+        for _ in range(100):
+            if w.earlier_jobs:
+                break
+            await asyncio.sleep(0.05)
+        (card,) = w.earlier_jobs
+        assert (card["count"], card["never_sent"]) == (1, 2)
+        assert "2 never sent" in w.notice
+        server.emulator.store.render_seconds = 0.3  # quicker new jobs; the first one is kept
+        assert w.resume_gallery(card["id"]) is None  # it asks first
+        assert (
+            w.confirm["kind"] == "resume"
+            and "create the 2 never sent for 100" in (w.confirm["text"])
+        )
+        assert made(server) == 1
+        results = await w.resume_gallery(card["id"], confirmed=True)
+        assert results.counts.complete == 3 and made(server) == 3
+        assert w.confirm == {}
+    finally:
+        w.close()
+
+
+async def test_a_gallery_the_balance_cannot_pay_sends_nothing(server: Server, tmp_path: Path):
+    server.emulator.store.initial_credits = 120
+    w = GifWidget(
+        client=Client(base_url=server.url, poll=FAST_POLL),
+        download_directory=tmp_path,
+        gallery_mode=True,
+        prompt="a\nb\nc",
+    )
+    try:
+        await w.refresh()
+        with pytest.raises(Exception, match=r"Not enough credits: 120 left|the account has 120"):
+            await w.generate()
+        assert "120" in w.error
+        assert made(server) == 0
+        server.emulator.store.initial_credits = 1_000_000
+    finally:
+        w.close()
+
+
+async def test_a_widget_over_its_spend_limit_sends_nothing(server: Server, tmp_path: Path):
+    w = GifWidget(
+        client=Client(base_url=server.url, poll=FAST_POLL),
+        download_directory=tmp_path,
+        spend_limit=60,  # one GIF
+        prompt="the first",
+    )
+    try:
+        await w.generate()
+        assert made(server) == 1
+        w.prompt = "the second"
+        with pytest.raises(Exception, match="spend limit is 60 credits per day"):
+            await w.generate()
+        assert "of which 50 were spent" in w.error and "the account has" in w.error
+        assert made(server) == 1
+        w.gallery_mode, w.prompt = True, "x\ny"
+        with pytest.raises(Exception, match="spend limit"):
+            await w.generate()
+        assert made(server) == 1
+    finally:
+        w.close()
+
+
+async def test_a_large_gallery_asks_first_and_sends_nothing_until_told(
+    server: Server, tmp_path: Path
+):
+    w = GifWidget(
+        client=Client(base_url=server.url, poll=FAST_POLL),
+        download_directory=tmp_path,
+        gallery_mode=True,
+        prompt="\n".join(f"line {i}" for i in range(6)),
+    )
+    try:
+        await w.refresh()
+        assert await w.generate() is None
+        assert w.confirm["kind"] == "cost"
+        assert w.confirm["text"].startswith("This gallery makes 6 GIFs for 300 credits")
+        assert made(server) == 0 and not w.running
+        results = await w.generate(confirmed=True)
+        assert results.counts.complete == 6 and made(server) == 6
+    finally:
+        w.close()
+
+
+def test_a_bad_spend_limit_is_refused_with_its_field():
+    from magicgif_widget.client.errors import ValidationError
+
+    with pytest.raises(ValidationError, match="spend_limit: must be credits"):
+        GifWidget(spend_limit="lots")
+    with pytest.raises(ValidationError, match="window must be one of hour, day, week, month"):
+        GifWidget(spend_limit="5/fortnight")

@@ -583,3 +583,12 @@ def test_collecting_and_asking():
         "Not enough credits: 30 left, a GIF costs 50. Nothing was sent; add credits at "
         "Magic Hour, then press Generate again."
     )
+
+
+def test_the_account_line_gives_a_gallery_total_before_it_starts():
+    ok = account.line(account.AccountState(credits=1000), 3)
+    assert ok["state"] == "ok"
+    assert ok["text"] == "This gallery: 3 GIFs cost 150 credits · 1,000 credits left"
+    low = account.line(account.AccountState(credits=120), 3)
+    assert low["state"] == "low" and low["text"] == "Not enough credits: 120 left, 3 GIFs cost 150"
+    assert account.line(account.AccountState(credits=120))["state"] == "ok"  # one GIF fits

@@ -45,11 +45,14 @@ def shortfall(credits: int | None, count: int = 1) -> str | None:
     return f"Not enough credits: {credits:,} left, {cost_text(count)}"
 
 
-def line(state: AccountState) -> dict[str, Any]:
+def line(state: AccountState, count: int = 1) -> dict[str, Any]:
     """The ``account`` trait: ``state`` (sandbox, reading, ok, low, failed, rejected), the
-    balance when known, the cost of one GIF, and the sentence shown."""
+    balance when known, the cost of one GIF, and the sentence shown; with ``count`` > 1 (a
+    gallery) the sentence gives the gallery's total, before anything is sent."""
     base: dict[str, Any] = {"credits": None, "cost": CREDITS_PER_GIF}
     per_gif = f"{CREDITS_PER_GIF} credits per GIF"
+    if count > 1:
+        per_gif = f"This gallery: {count} GIFs cost {count * CREDITS_PER_GIF:,} credits"
     if state.sandbox:
         return {**base, "cost": 0, "state": "sandbox", "text": SANDBOX_TEXT}
     if state.problem == REJECTED:
@@ -60,7 +63,7 @@ def line(state: AccountState) -> dict[str, Any]:
         return {**base, "state": "failed", "text": text}
     if state.credits is None:
         return {**base, "state": "reading", "text": f"{per_gif} · reading your balance…"}
-    low = shortfall(state.credits)
+    low = shortfall(state.credits, max(1, count))
     if low is not None:
         return {**base, "credits": state.credits, "state": "low", "text": low}
     text = f"{per_gif} · {state.credits:,} credits left"

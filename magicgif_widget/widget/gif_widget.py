@@ -346,8 +346,17 @@ class GifWidget(anywidget.AnyWidget):
         if isinstance(settings.get("gallery_mode"), bool):
             self.gallery_mode = settings["gallery_mode"]
 
+    def gifs_asked(self) -> int:
+        """How many GIFs a Generate now would make (and pay for): one per gallery line."""
+        if not self.gallery_mode:
+            return 1
+        return max(1, sum(1 for line in self.prompt.splitlines() if line.strip()))
+
     def _form_changed(self, _change: Any) -> None:
-        """A question about other settings than the form's now holds is no longer asked."""
+        """A question about other settings than the form's now holds is no longer asked; the
+        account line follows the gallery's size (its total is shown before it starts)."""
+        if not self.sandbox and self._jobs.account_state.credits is not None:
+            self.account = account.line(self._jobs.account_state, self.gifs_asked())
         question = self.confirm
         if question and (
             self.gallery_mode

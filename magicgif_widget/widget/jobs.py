@@ -113,6 +113,7 @@ class Jobs:
         self.born = time.time()  # jobs journaled before this are "earlier"
         self.own: set[str] = set()  # ids of the jobs this widget made or is collecting
         self.closed = False
+        self.account_state = AccountState(sandbox=settings.sandbox)  # the last balance read
         # The store serves only what the traits can still show.
         widget.observe(self._retain_media, names=["media", "history", "gallery"])
 
@@ -367,7 +368,8 @@ class Jobs:
             log.info("the account could not be read (%s)", type(exc).__name__)
             state = AccountState(problem=account.problem(exc))
         if number == self._reads:  # else a newer read is under way
-            self._set({"account": account.line(state)})
+            self.account_state = state
+            self._set({"account": account.line(state, self.widget.gifs_asked())})
         return state
 
     async def _gallery(self, job: int, request: Request, recheck: bool) -> BatchResults:

@@ -288,8 +288,9 @@ def _batch(args: argparse.Namespace) -> int:
             )
         except BatchInterrupted as exc:
             print(
-                f"{_fresh_line()}magicgif: {exc.counts.describe() if exc.counts else 'interrupted'}"
-                ". Jobs already created go on at Magic Hour and are paid for.\n"
+                f"{_fresh_line()}magicgif: interrupted; "
+                f"{exc.counts.describe() if exc.counts else 'nothing finished'}. Jobs already "
+                "created go on at Magic Hour and are paid for.\n"
                 f"magicgif: continue without paying again: {batch_resume(directory)}",
                 file=err,
             )

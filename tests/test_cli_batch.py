@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import sqlite3
 import subprocess
@@ -164,8 +165,11 @@ def test_ctrl_c_stops_cleanly_says_how_to_resume_and_the_rerun_finishes(tmp_path
         proc.send_signal(signal.SIGINT)
         _, stderr = proc.communicate(timeout=30)
         assert proc.returncode == 130, stderr
-        assert "interrupted" in stderr and "resume with: magicgif batch" in stderr
-        assert "--concurrency 3" in stderr.splitlines()[-1]
+        assert "interrupted" in stderr
+        advice = stderr.splitlines()[-1]
+        assert advice == (
+            f"magicgif: continue without paying again: magicgif batch --resume {out.resolve()}"
+        )
         assert "Traceback" not in stderr
         ledger = rows(out)
         assert ledger is not None and not [r for r in ledger if r["state"] == "creating"]
@@ -173,7 +177,8 @@ def test_ctrl_c_stops_cleanly_says_how_to_resume_and_the_rerun_finishes(tmp_path
         made = stats(url)["creates"]
         assert made == sum(1 for r in ledger if r["project_id"])
 
-        again = batch(*args, cwd=tmp_path)
+        command = shlex.split(advice.split(": ", 2)[2])  # run as printed
+        again = batch(*command[2:], cwd=tmp_path)
         assert again.returncode == 0, again.stderr
         assert stats(url)["creates"] == 8
     check_outputs(out, 8)
@@ -239,7 +244,7 @@ def test_a_bad_file_is_refused_whole_before_any_request(tmp_path: Path, content,
     "args,needle",
     [
         (["missing.txt", "-o", "out"], "cannot read 'missing.txt'"),
-        (["p.txt"], "the following arguments are required: -o/--output-dir"),
+        (["p.txt"], "--output-dir: is required for a new batch (its ledger goes there)"),
         (["p.txt", "-o", "out", "--concurrency", "0"], "must be a whole number from 1 to 64"),
         (["p.txt", "-o", "p.txt"], "exists and is not a directory"),
     ],

@@ -48,8 +48,17 @@ def test_the_readme_commands_do_what_it_says(
     server.reset(render_seconds=4.0)
     out = tmp_path / "out"
     proc = subprocess.Popen(
-        [*MAGICGIF, "batch", str(prompts(tmp_path, 3)), "-o", "out", "--concurrency", "2",
-         "--base-url", server.url],  # fmt: skip
+        [
+            *MAGICGIF,
+            "batch",
+            str(prompts(tmp_path, 3)),
+            "-o",
+            "out",
+            "--concurrency",
+            "2",
+            "--base-url",
+            server.url,
+        ],
         env=dict(os.environ),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -27,8 +27,10 @@ from .client.errors import (
     NotFoundError,
     RateLimitError,
     ServerError,
+    SpendLimitError,
     ValidationError,
 )
+from .client.limits import SpendLimit
 from .client.models import (
     Account,
     Completed,
@@ -92,6 +94,8 @@ __all__ = [
     "Retrying",
     "SandboxWarning",
     "ServerError",
+    "SpendLimit",
+    "SpendLimitError",
     "StatusChanged",
     "ValidationError",
     "__version__",

@@ -125,7 +125,9 @@ async def test_the_canary_leaves_no_trace(guarded, tmp_path: Path, monkeypatch, 
     # the user's job journal, every file of it (the WAL too), with the jobs above in it
     journal = sorted((tmp_path / "data").iterdir())
     assert any(path.name == JOURNAL_NAME for path in journal)
-    assert PROMPT["prompt"].encode() in b"".join(path.read_bytes() for path in journal)
+    stored = b"".join(path.read_bytes() for path in journal)
+    assert PROMPT["prompt"].encode() in stored
+    assert b"a second canary" in stored  # a gallery's items are journaled too
     seen.add(*(path.read_bytes() for path in journal))
 
     # the logs, at DEBUG, and every record's arguments

@@ -305,3 +305,37 @@ def test_a_resumed_batch_folder_that_is_not_one_says_so(tmp_path: Path):
     assert both.returncode == 2 and "not both" in both.stderr
     lonely = magicgif("batch", str(prompts(tmp_path, 1)), "--collect-only", "-o", "x")
     assert lonely.returncode == 2 and "goes with --resume DIR" in lonely.stderr
+
+
+def test_python_ctrl_c_of_a_batch_names_a_resume_that_pays_nothing_again(
+    server: Server, tmp_path: Path
+):
+    """Ctrl-C (a real SIGINT to this thread) stops a sync ``generate_many`` once its jobs
+    exist; the ``BatchInterrupted`` message's ``generate_many(resume=...)`` runs as printed."""
+    import threading
+
+    from magicgif_widget import Client
+    from magicgif_widget.client.batch import BatchInterrupted
+
+    from .conftest import FAST_POLL
+
+    server.reset(render_seconds=3.0)
+    main = threading.main_thread().ident
+    assert main is not None and threading.current_thread() is threading.main_thread()
+
+    def press_ctrl_c(progress: object) -> None:
+        if creates(server) == 2 and len([e for e in pickup.jobs() if e.project_id]) == 2:
+            signal.pthread_kill(main, signal.SIGINT)
+
+    with Client(base_url=server.url, poll=FAST_POLL) as client:
+        with pytest.raises(BatchInterrupted) as stopped:
+            client.v1.ai_gif_generator.generate_many(
+                ["one kite", "two kites"],
+                download_directory=tmp_path / "out",
+                progress=False,
+                on_event=press_ctrl_c,
+            )
+        (call,) = re.findall(r"generate_many\(resume='[^']+'\)", str(stopped.value))
+        assert "paid for" in str(stopped.value)
+        results = eval(f"client.v1.ai_gif_generator.{call}")  # the advice, as printed
+    assert results.counts.complete == 2 and creates(server) == 2

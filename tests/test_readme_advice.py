@@ -82,6 +82,9 @@ def test_the_readme_commands_do_what_it_says(
     only = run_advice(collect_only)
     assert only.returncode == 0 and "1 never sent" in only.stderr
     assert creates(server) == 2
+    (advice,) = re.findall(r"to create them: (magicgif batch --resume \S+)", only.stderr)
+    # what the CLI printed is the README's next command, with the folder made absolute
+    assert advice == resume.replace(" out", f" {out.resolve()}")
     server.emulator.store.render_seconds = 0.3
     finished = run_advice(resume)
     assert finished.returncode == 0, finished.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -133,4 +134,12 @@ def test_ctrl_c_names_the_resume_command(server: Server, tmp_path: Path, journal
     _, err = proc.communicate(timeout=20)
     (entry,) = pickup.jobs()
     assert proc.returncode == 130
-    assert f"magicgif resume {entry.project_id}" in err
+    line = err.strip().splitlines()[-1]
+    assert line == (
+        f"magicgif: collect it later, without paying again: magicgif resume {entry.project_id}"
+    )
+    command = shlex.split(line.split(": ", 2)[2])  # run as printed
+    done = magicgif(*command[1:])
+    assert done.returncode == 0, done.stderr
+    assert Path(done.stdout.strip()).read_bytes()[:6] == b"GIF89a"
+    assert creates(server) == 1

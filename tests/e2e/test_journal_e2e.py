@@ -183,3 +183,90 @@ def test_a_low_balance_is_said_before_anything_is_sent(
     wait_true(root.locator(".mg-stage img"), JS_IMG_DECODED, timeout=30)
     assert server.requests("create") == 1
     expect(line).to_have_text("50 credits per GIF · 999,950 credits left")
+
+
+def earlier_gallery(server: Server, directory: Path, prompts: list[str]) -> None:
+    """A gallery of an "earlier session": its jobs created and journaled, then its kernel gone
+    before any was collected (the wait is cut short once every create has answered)."""
+    import asyncio
+    import dataclasses
+
+    from magicgif_widget import AsyncClient
+
+    async def run() -> None:
+        plain = AsyncClient(base_url=server.url)
+        client = AsyncClient.from_settings(dataclasses.replace(plain.settings, surface="widget"))
+        task = asyncio.ensure_future(
+            client.v1.ai_gif_generator.generate_many(
+                prompts, download_directory=directory, progress=False
+            )
+        )
+        while server.requests("create") < len(prompts):
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await client.close()
+        await plain.close()
+
+    asyncio.run(run())
+
+
+@LAB
+@THEMES
+def test_an_earlier_gallery_is_one_card_collected_whole(
+    notebook_page: NotebookPage, jupyter_app, server: Server, tmp_path: Path, journal_dir, theme
+):
+    server.reset(render_seconds=3.0)
+    prompts = ["A red kite", "A blue kite", "A green kite"]
+    earlier_gallery(server, tmp_path / "out" / "gallery-earlier", prompts)
+    notebook_page.viewport = (1280, 1100)
+    notebook_page.open([widget_cell(server, tmp_path / "out", journal_dir)], theme=theme)
+    notebook_page.run_all()
+    root = widget(notebook_page)
+    cards = root.get_by_role("list", name="Earlier jobs").get_by_role("listitem")
+    expect(cards).to_have_count(1)
+    expect(cards.nth(0)).to_contain_text("Gallery of 3: A red kite")
+    expect(cards.nth(0)).to_contain_text("3 made, 3 to collect")
+    expect(cards.nth(0)).to_contain_text("150 credits spent")
+    collect = cards.nth(0).get_by_role("button", name="Collect 3: Gallery of 3: A red kite")
+    expect(collect).to_be_visible()
+    assert axe_violations(root) == []
+    time.sleep(0.3)
+    root.screenshot(path=str(_shots(tmp_path) / f"widget-gallery-card-{theme}-lab.png"))
+    collect.click()
+    images = root.locator(".mg-gallery img")
+    expect(images).to_have_count(3, timeout=30_000)
+    expect(root.locator(".mg-status")).to_contain_text("3 of 3 complete")
+    expect(root.locator(".mg-earlier")).to_be_hidden()
+    assert server.requests("create") == 3  # collected whole, nothing made again
+    assert len(list((tmp_path / "out" / "gallery-earlier").glob("*.gif"))) == 3
+
+
+@LAB
+def test_a_large_gallery_asks_with_its_total_first(
+    notebook_page: NotebookPage, jupyter_app, server: Server, tmp_path: Path, journal_dir
+):
+    notebook_page.open([widget_cell(server, tmp_path / "out", journal_dir)], theme="dark")
+    notebook_page.run_all()
+    root = widget(notebook_page)
+    root.get_by_label("One per line").check()
+    root.get_by_label("Prompt", exact=True).fill("\n".join(f"A kite, take {i}" for i in range(6)))
+    account = root.locator(".mg-account")
+    expect(account).to_have_text("This gallery: 6 GIFs cost 300 credits · 1,000,000 credits left")
+    root.get_by_role("button", name="Generate gallery").click()
+    question = root.get_by_role("alertdialog")
+    expect(question).to_contain_text("This gallery makes 6 GIFs for 300 credits")
+    expect(question.get_by_role("button", name="Generate 6 GIFs")).to_be_visible()
+    not_now = question.get_by_role("button", name="Not now")
+    expect(not_now).to_be_focused()  # the keyboard lands on the answer that does not pay
+    assert axe_violations(root) == []
+    time.sleep(0.3)
+    root.screenshot(path=str(_shots(tmp_path) / "widget-gallery-cost-dark-lab.png"))
+    not_now.click()
+    expect(question).to_be_hidden()
+    assert server.requests("create") == 0
+    root.get_by_role("button", name="Generate gallery").click()
+    question.get_by_role("button", name="Generate 6 GIFs").click()
+    expect(root.locator(".mg-gallery img")).to_have_count(6, timeout=30_000)
+    assert server.requests("create") == 6

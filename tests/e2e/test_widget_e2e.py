@@ -308,7 +308,9 @@ def test_gallery_from_several_prompts(
     for index in range(4):
         assert images.nth(index).evaluate("img => img.complete && img.naturalWidth > 0")
     expect(root.locator(".mg-status")).to_contain_text("4 of 4 complete")
-    expect(root.locator(".mg-account")).to_have_text("50 credits per GIF · 999,800 credits left")
+    expect(root.locator(".mg-account")).to_have_text(
+        "This gallery: 4 GIFs cost 200 credits · 999,800 credits left"
+    )
     expect(root.get_by_role("button", name="Generate gallery")).to_be_enabled()
     assert progress_value(root) == 100
     assert server.stats()["creates"] == 4

@@ -158,6 +158,7 @@ class Jobs:
         state = self._begin(fmt)
         self._sent = True
         self._set({"earlier_jobs": earlier.without(self.widget.earlier_jobs, record.id)})
+        self._set({"gallery_mode": True})  # its result is a gallery: cards and a summary
         self._set(run_state.collecting(state, ""))
         self.task = self._spawn(self._gallery_again(self.number, record, create))
         self.task.add_done_callback(_observe)

@@ -209,7 +209,12 @@ def earlier_gallery(server: Server, directory: Path, prompts: list[str]) -> None
         await client.close()
         await plain.close()
 
-    asyncio.run(run())
+    import threading
+
+    worker = threading.Thread(target=asyncio.run, args=(run(),))  # Playwright owns this loop
+    worker.start()
+    worker.join(60)
+    assert not worker.is_alive()
 
 
 @LAB

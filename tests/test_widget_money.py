@@ -272,3 +272,33 @@ def test_a_bad_spend_limit_is_refused_with_its_field():
         GifWidget(spend_limit="lots")
     with pytest.raises(ValidationError, match="window must be one of hour, day, week, month"):
         GifWidget(spend_limit="5/fortnight")
+
+
+async def test_generating_a_canceled_gallery_again_asks_and_offers_to_collect_it(
+    server: Server, tmp_path: Path
+):
+    server.reset(render_seconds=2)
+    w = GifWidget(
+        client=Client(base_url=server.url, poll=FAST_POLL),
+        download_directory=tmp_path,
+        gallery_mode=True,
+        prompt="a kite\na boat",
+    )
+    try:
+        w.generate()
+        for _ in range(200):
+            if made(server) == 2 and len(gallery_ids()) == 2:
+                break
+            await asyncio.sleep(0.05)
+        w.cancel()
+        await asyncio.sleep(0.1)
+        assert await w.generate() is None  # the same lines again: it asks, sends nothing
+        question = w.confirm
+        assert question["kind"] == "duplicate" and question["no"] == "Collect that one"
+        assert "already has 2 job(s) at Magic Hour" in question["text"]
+        assert made(server) == 2 and not w.running
+        w._on_front_end_msg(w, {"type": "collect", "id": question["id"]}, [])  # the safe answer
+        results = await w._jobs.current()
+        assert results.counts.complete == 2 and made(server) == 2 and w.confirm == {}
+    finally:
+        w.close()

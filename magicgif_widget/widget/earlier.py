@@ -7,7 +7,7 @@ kernel. The widget reads the journal off the event loop and sets what these retu
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 from ..contract import CREDITS_PER_GIF
@@ -174,6 +174,37 @@ def confirm_resume(ref: str, made: int, never: int) -> Card:
         ),
         "yes": f"Create {never} and collect",
         "no": "Collect only",
+    }
+
+
+def same_gallery(record: BatchRecord, prompts: Sequence[str], output_format: str) -> bool:
+    """Whether ``record`` is a gallery of exactly these lines and format with jobs still to
+    collect (what a second Generate of them would pay for again)."""
+    if record.total != len(prompts) or not gallery_offered(record):
+        return False
+    return all(
+        e.position is not None
+        and e.position < len(prompts)
+        and e.settings.prompt == prompts[e.position]
+        and e.settings.output_format == output_format
+        for e in record.items
+    )
+
+
+def confirm_gallery(record: BatchRecord, now: float) -> Card:
+    """The question before a gallery that repeats one whose jobs Magic Hour still holds."""
+    made = len([e for e in record.items if e.project_id])
+    total = record.total * CREDITS_PER_GIF
+    return {
+        "kind": "duplicate",
+        "id": record.id,
+        "project_id": "",
+        "text": (
+            f"A gallery with these lines already has {made} job(s) at Magic Hour "
+            f"({age_text(record.age(now))}). Generate again and pay {total:,} credits?"
+        ),
+        "yes": "Generate anyway",
+        "no": "Collect that one",
     }
 
 

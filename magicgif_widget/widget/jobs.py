@@ -137,7 +137,7 @@ class Jobs:
         self._set(run_state.checking(state) if recheck else run_state.started(state))
         if job.prompts is not None:
             self._set(gallery_state.started(job.prompts))
-            self.task = self._spawn(self._gallery(self.number, job, recheck))
+            self.task = self._spawn(self._gallery(self.number, job, recheck, confirmed))
         else:
             self.task = self._spawn(self._one(self.number, job, confirmed, recheck))
         self.task.add_done_callback(_observe)
@@ -240,6 +240,14 @@ class Jobs:
                     if request.prompts is not None:
                         self._set({"gallery": [], "summary": ""})  # no card will move
                 raise InsufficientCreditsError(refusal, code="insufficient_credits")
+        if not confirmed and request.prompts is not None:
+            earlier_gallery = await self._gallery_like(request)
+            if earlier_gallery is not None:  # ask first: a new Generate, or Collect that one
+                if self._owns(job):
+                    self._set(run_state.asked(self._run_state()))
+                    self._set({"gallery": [], "summary": ""})
+                    self._set({"confirm": earlier.confirm_gallery(earlier_gallery, time.time())})
+                return False
         if not confirmed and request.prompts is None:
             running = await self._running_like(request.settings)
             if running is not None:  # ask first: the answer is a new Generate or a Collect
@@ -373,7 +381,25 @@ class Jobs:
             self._set({"account": account.line(state, self.widget.gifs_asked())})
         return state
 
-    async def _gallery(self, job: int, request: Request, recheck: bool) -> BatchResults:
+    async def _gallery_like(self, request: Request) -> BatchRecord | None:
+        """A journaled gallery of this server with exactly these lines and format whose jobs
+        are not all collected: a second Generate would pay for them again."""
+        if not self.journaled:
+            return None
+        try:
+            groups = await asyncio.to_thread(_batches, self.server)
+        except (JournalError, OSError) as exc:
+            log.warning("the job journal could not be read (%s); not checking for duplicates", exc)
+            return None
+        prompts = request.prompts or []
+        for record in groups:
+            if earlier.same_gallery(record, prompts, request.output_format):
+                return record
+        return None
+
+    async def _gallery(
+        self, job: int, request: Request, recheck: bool, confirmed: bool = False
+    ) -> BatchResults | None:
         """One job per prompt through ``generate_many``, in a new folder with its own ledger."""
         w, name = self.widget, request.name
         items = [
@@ -382,7 +408,8 @@ class Jobs:
         ]
         sent = False
         try:
-            await self._preflight(job, request, recheck=recheck)
+            if not await self._preflight(job, request, confirmed=confirmed, recheck=recheck):
+                return None
             self._sent = sent = True
             directory = self._gallery_dir = _fresh_folder(w.download_directory, "gallery")
             results = await self._client().v1.ai_gif_generator.generate_many(

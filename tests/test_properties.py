@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from magicgif_widget import GifWidget, ImageProject, ValidationError
+from magicgif_widget.widget import earlier
 
 from .conftest import Server
 
@@ -193,17 +194,22 @@ async def test_widget_prompts(server: Server, client, tmp_path: Path, prompt, ga
         client=client, prompt=prompt, download_directory=tmp_path, gallery_mode=gallery
     )
     before = requests(server)
+    before_creates = server.stats()["creates"]
     lines = [line.strip() for line in prompt.splitlines() if line.strip()]
     valid = bool(lines) and all(prompt_ok(line) for line in lines) if gallery else prompt_ok(prompt)
     try:
         try:
-            await widget.generate()
+            done = await widget.generate()
         except ValidationError as exc:
             assert not valid, exc
             assert widget.error.startswith("Check your input") and not widget.running
             assert requests(server) == before
             return
         assert valid
+        if done is None:  # a gallery of more than ASK_ABOVE lines asks before it pays
+            assert gallery and len(lines) > earlier.ASK_ABOVE and widget.confirm["kind"] == "cost"
+            assert server.stats()["creates"] == before_creates
+            await widget.generate(confirmed=True)
         assert widget.status == "complete", widget.error
     finally:
         widget.close()

@@ -302,3 +302,43 @@ async def test_generating_a_canceled_gallery_again_asks_and_offers_to_collect_it
         assert results.counts.complete == 2 and made(server) == 2 and w.confirm == {}
     finally:
         w.close()
+
+
+def test_two_kernels_sharing_a_limit_cannot_together_pass_it(
+    server: Server, tmp_path: Path, kernels: Any, monkeypatch: pytest.MonkeyPatch
+):
+    """Two real kernels, one class limit of 100 credits (two GIFs) from the environment, each
+    trying two GIFs at once: exactly two are made, and the other two are refused unsent."""
+    monkeypatch.setenv("MAGICGIF_SPEND_LIMIT", "100/day")  # the kernels inherit it
+    server.reset(render_seconds=1.0)
+    cell = f"""
+import asyncio
+from magicgif_widget import AsyncClient, SpendLimitError
+client = AsyncClient(base_url={server.url!r})
+async def one(i):
+    try:
+        await client.v1.ai_gif_generator.generate(
+            style={{"prompt": f"kernel job {{i}}"}}, download_directory={str(tmp_path)!r})
+        return "made"
+    except SpendLimitError as exc:
+        return "refused: " + str(exc)
+outcomes = await asyncio.gather(one(1), one(2))
+"""
+    clients = [new_kernel(kernels)[1] for _ in range(2)]
+    for kernel in clients:  # both start before either finishes
+        kernel.execute(cell)  # type: ignore[attr-defined]
+    outcomes = []
+    for kernel in clients:  # each waits for its kernel's cell above
+        stdout, errors = execute(kernel, "for o in outcomes: print('OUTCOME', o)")
+        assert errors == [], stdout
+        outcomes += [line for line in stdout.splitlines() if line.startswith("OUTCOME ")]
+    assert sorted(o.split(":")[0] for o in outcomes) == [
+        "OUTCOME made",
+        "OUTCOME made",
+        "OUTCOME refused",
+        "OUTCOME refused",
+    ], outcomes
+    assert all("spend limit is 100 credits per day" in o for o in outcomes if "refused" in o)
+    assert made(server) == 2
+    with Journal.open() as journal:
+        assert journal.spent(server.url, 86400) == 100

@@ -251,8 +251,6 @@ class Journal:
         if isinstance(settings, Mapping):
             directory = directory or settings.get("directory")
             settings = JobSettings.from_request(settings)
-        key = uuid.uuid4().hex
-        now = self._now()
         label = server_label(server)
         with self._write() as db:
             for limit in limits:
@@ -264,27 +262,17 @@ class Journal:
                         limit=limit.credits,
                         spent=spent,
                     )
-            db.execute(
-                "INSERT INTO entries (key, server, surface, prompt, name, output_format, "
-                "directory, status, writer, created_at, updated_at, batch, position, item_key) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, 'creating', ?, ?, ?, ?, ?, ?)",
-                (
-                    key,
-                    label,
-                    _code(surface) or "python",
-                    settings.prompt[:_PROMPT_MAX],
-                    settings.name,
-                    _code(settings.output_format) or DEFAULT_FORMAT,
-                    _abspath(directory),
-                    _writer(),
-                    now,
-                    now,
-                    batch,
-                    position,
-                    item_key,
-                ),
+            key = self._insert(
+                db,
+                label,
+                surface,
+                settings,
+                "creating",
+                directory=_abspath(directory),
+                batch=batch,
+                position=position,
+                item_key=item_key,
             )
-            self._prune(db)
         return key
 
     def batch_started(
@@ -341,33 +329,19 @@ class Journal:
                     (batch, position, item_key, row["key"]),
                 )
                 return str(row["key"])
-            key = uuid.uuid4().hex
-            now = self._now()
-            db.execute(
-                "INSERT INTO entries (key, project_id, server, surface, prompt, name, "
-                "output_format, directory, status, credits_charged, writer, created_at, "
-                "updated_at, batch, position, item_key) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'created', ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    key,
-                    project_id,
-                    server_label(server),
-                    _code(surface) or "python",
-                    settings.prompt[:_PROMPT_MAX],
-                    settings.name,
-                    _code(settings.output_format) or DEFAULT_FORMAT,
-                    _abspath(directory),
-                    _int(credits),
-                    _writer(),
-                    now,
-                    now,
-                    batch,
-                    position,
-                    item_key,
-                ),
+            return self._insert(
+                db,
+                server,
+                surface,
+                settings,
+                "created",
+                project_id=project_id,
+                directory=_abspath(directory),
+                credits_charged=_int(credits),
+                batch=batch,
+                position=position,
+                item_key=item_key,
             )
-            self._prune(db)
-            return key
 
     def adopt(
         self,
@@ -384,28 +358,8 @@ class Journal:
             ).fetchone()
             if row is not None:
                 return str(row["key"])
-            key = uuid.uuid4().hex
-            now = self._now()
             known = settings or JobSettings("")
-            db.execute(
-                "INSERT INTO entries (key, project_id, server, surface, prompt, name, "
-                "output_format, status, writer, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, 'created', ?, ?, ?)",
-                (
-                    key,
-                    project_id,
-                    server_label(server),
-                    _code(surface) or "python",
-                    known.prompt[:_PROMPT_MAX],
-                    known.name,
-                    _code(known.output_format) or DEFAULT_FORMAT,
-                    _writer(),
-                    now,
-                    now,
-                ),
-            )
-            self._prune(db)
-            return key
+            return self._insert(db, server, surface, known, "created", project_id=project_id)
 
     def created(self, key: str, project_id: str, credits: int | None = None) -> bool:
         """Record the create's answer and what it charged (call before anything else awaits).
@@ -632,6 +586,41 @@ class Journal:
     def _write(self) -> Iterator[sqlite3.Connection]:
         with self._guard() as db, store.transaction(db):
             yield db
+
+    def _insert(
+        self,
+        db: sqlite3.Connection,
+        server: str,
+        surface: str,
+        settings: JobSettings,
+        status: str,
+        **columns: Any,
+    ) -> str:
+        """Add an entry written by this process (then prune); returns its new key.
+
+        ``columns`` are other entry columns by name (project_id, directory, batch, …).
+        """
+        key = uuid.uuid4().hex
+        now = self._now()
+        values: dict[str, Any] = {
+            "key": key,
+            "server": server_label(server),
+            "surface": _code(surface) or "python",
+            "prompt": settings.prompt[:_PROMPT_MAX],
+            "name": settings.name,
+            "output_format": _code(settings.output_format) or DEFAULT_FORMAT,
+            "status": status,
+            "writer": _writer(),
+            "created_at": now,
+            "updated_at": now,
+            **columns,
+        }
+        marks = ", ".join("?" * len(values))
+        db.execute(
+            f"INSERT INTO entries ({', '.join(values)}) VALUES ({marks})", tuple(values.values())
+        )
+        self._prune(db)
+        return key
 
     def _update(self, assignments: str, where: str, values: tuple[Any, ...], *keys: str) -> bool:
         with self._guard() as db:

@@ -47,6 +47,28 @@ def gallery_ids() -> list[str]:
         return [e.project_id for e in journal.entries() if e.project_id and e.batch]
 
 
+def gallery_widget(server: Server, tmp_path: Path, prompt: str, **kwargs: Any) -> GifWidget:
+    return GifWidget(
+        client=Client(base_url=server.url, poll=FAST_POLL),
+        download_directory=tmp_path,
+        gallery_mode=True,
+        prompt=prompt,
+        **kwargs,
+    )
+
+
+async def cancel_once_journaled(w: GifWidget, server: Server, ids: int) -> None:
+    """Start ``w``'s gallery and cancel it once ``ids`` of its jobs are journaled."""
+    w.generate()
+    for _ in range(200):
+        if len(gallery_ids()) == ids:
+            break
+        await asyncio.sleep(0.05)
+    assert len(gallery_ids()) == ids
+    w.cancel()
+    await asyncio.sleep(0.1)
+
+
 def test_a_canceled_gallery_survives_its_kernel_and_is_collected_whole(
     server: Server, tmp_path: Path, kernels: Any
 ):
@@ -120,20 +142,9 @@ async def test_the_gallery_notice_command_collects_a_canceled_gallery(
     server: Server, tmp_path: Path
 ):
     server.reset(render_seconds=3)
-    w = GifWidget(
-        client=Client(base_url=server.url, poll=FAST_POLL),
-        download_directory=tmp_path,
-        gallery_mode=True,
-        prompt="one\ntwo",
-    )
+    w = gallery_widget(server, tmp_path, "one\ntwo")
     try:
-        w.generate()
-        for _ in range(200):
-            if made(server) == 2 and len(gallery_ids()) == 2:
-                break
-            await asyncio.sleep(0.05)
-        w.cancel()
-        await asyncio.sleep(0.2)
+        await cancel_once_journaled(w, server, 2)
         (command,) = re.findall(r"magicgif batch --resume \S+ --collect-only", w.notice)
     finally:
         w.close()
@@ -167,20 +178,10 @@ async def test_resume_gallery_asks_before_creating_what_was_never_sent(
     server: Server, tmp_path: Path
 ):
     server.reset(render_seconds=3)
-    w = GifWidget(
-        client=Client(base_url=server.url, poll=FAST_POLL),
-        download_directory=tmp_path,
-        gallery_mode=True,
-        prompt="a\nb\nc",
-        gallery_concurrency=1,  # one create at a time: cancel leaves two never sent
-    )
+    # one create at a time: a cancel leaves two never sent
+    w = gallery_widget(server, tmp_path, "a\nb\nc", gallery_concurrency=1)
     try:
-        w.generate()
-        for _ in range(200):
-            if len(gallery_ids()) == 1:
-                break
-            await asyncio.sleep(0.05)
-        w.cancel()
+        await cancel_once_journaled(w, server, 1)
         for _ in range(100):
             if w.earlier_jobs:
                 break
@@ -204,12 +205,7 @@ async def test_resume_gallery_asks_before_creating_what_was_never_sent(
 
 async def test_a_gallery_the_balance_cannot_pay_sends_nothing(server: Server, tmp_path: Path):
     server.emulator.store.initial_credits = 120
-    w = GifWidget(
-        client=Client(base_url=server.url, poll=FAST_POLL),
-        download_directory=tmp_path,
-        gallery_mode=True,
-        prompt="a\nb\nc",
-    )
+    w = gallery_widget(server, tmp_path, "a\nb\nc")
     try:
         await w.refresh()
         with pytest.raises(Exception, match=r"Not enough credits: 120 left|the account has 120"):
@@ -247,12 +243,7 @@ async def test_a_widget_over_its_spend_limit_sends_nothing(server: Server, tmp_p
 async def test_a_large_gallery_asks_first_and_sends_nothing_until_told(
     server: Server, tmp_path: Path
 ):
-    w = GifWidget(
-        client=Client(base_url=server.url, poll=FAST_POLL),
-        download_directory=tmp_path,
-        gallery_mode=True,
-        prompt="\n".join(f"line {i}" for i in range(6)),
-    )
+    w = gallery_widget(server, tmp_path, "\n".join(f"line {i}" for i in range(6)))
     try:
         await w.refresh()
         assert await w.generate() is None
@@ -278,20 +269,9 @@ async def test_generating_a_canceled_gallery_again_asks_and_offers_to_collect_it
     server: Server, tmp_path: Path
 ):
     server.reset(render_seconds=2)
-    w = GifWidget(
-        client=Client(base_url=server.url, poll=FAST_POLL),
-        download_directory=tmp_path,
-        gallery_mode=True,
-        prompt="a kite\na boat",
-    )
+    w = gallery_widget(server, tmp_path, "a kite\na boat")
     try:
-        w.generate()
-        for _ in range(200):
-            if made(server) == 2 and len(gallery_ids()) == 2:
-                break
-            await asyncio.sleep(0.05)
-        w.cancel()
-        await asyncio.sleep(0.1)
+        await cancel_once_journaled(w, server, 2)
         assert await w.generate() is None  # the same lines again: it asks, sends nothing
         question = w.confirm
         assert question["kind"] == "duplicate" and question["no"] == "Collect that one"

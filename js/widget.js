@@ -283,34 +283,120 @@ class MediaCache {
   }
 }
 
-/** @type {WeakMap<Model, {cache: MediaCache, views: number, timer: any}>} views of one model share media */
+/** @typedef {{cache: MediaCache, views: number, timer: any, closed: boolean, rescue: (() => void) | null}} Shared */
+
+/** @type {WeakMap<Model, Shared>} views of one model share media */
 const caches = new WeakMap();
 
 /** This model's media cache, shared by its views; `release` when a view goes.
- * @param {Model} model @returns {{cache: MediaCache, release: () => void}} */
+ * @param {Model} model @returns {{cache: MediaCache, shared: Shared, release: () => void}} */
 function sharedCache(model) {
   let entry = caches.get(model);
   if (!entry) {
-    entry = { cache: new MediaCache(model), views: 0, timer: null };
-    caches.set(model, entry);
+    /** @type {Shared} */
+    const created = { cache: new MediaCache(model), views: 0, timer: null, closed: false, rescue: null };
+    // The kernel says so before it closes the widget: no view draws itself again after that.
+    model.on("msg:custom", (/** @type {any} */ msg) => {
+      if (msg?.type !== "closed") return;
+      created.closed = true;
+      created.rescue?.();
+    });
+    caches.set(model, created);
+    entry = created;
   }
   const shared = entry;
   clearTimeout(shared.timer);
   shared.views += 1;
   return {
     cache: shared.cache,
+    shared,
     release() {
       shared.views -= 1;
       if (shared.views > 0) return;
       // A view replaced by a re-render comes back at once: keep the media a little while.
       shared.timer = setTimeout(() => {
-        if (shared.views === 0) {
+        if (shared.views === 0 && !shared.rescue) {
           shared.cache.dispose();
           caches.delete(model);
         }
       }, 10_000);
     },
   };
+}
+
+// ---- views a host removed ------------------------------------------------------------------
+// Classic Notebook (6.5, widgetsnbextension 3.6, Colab's stack) redraws every widget output
+// from JSON once its widget manager has loaded. A view drawn before that is removed, the
+// output's model id is blanked, and the redrawn outputs forget their display ids, so updates
+// of the static output are dropped. Any host may remove a view while its cell stays.
+
+const RESCUE_CHECKS_MS = [300, 600]; // no view for this long (twice) while the cell stays
+
+/** The static outputs of this widget on the page. @param {string} id @returns {HTMLElement[]} */
+function stillsOf(id) {
+  if (!id) return [];
+  return [...document.querySelectorAll(`[data-magicgif-still="${CSS.escape(id)}"]`)].filter(
+    (node) => node instanceof HTMLElement && node.isConnected,
+  );
+}
+
+/** Classic Notebook: tell the cell's output area again which output a display id updates (it
+ * forgets when it redraws from JSON). Returns whether it had forgotten; no-op elsewhere.
+ * @param {HTMLElement} still @returns {boolean} */
+function relinkDisplay(still) {
+  const displayId = still.dataset.magicgifDisplay;
+  const $ = /** @type {any} */ (window).jQuery;
+  const wrapper = still.closest(".output_area");
+  const cellNode = still.closest(".cell");
+  if (!displayId || typeof $ !== "function" || !wrapper || !cellNode) return false;
+  const area = $(cellNode).data("cell")?.output_area;
+  const targets = area?._display_id_targets;
+  if (!targets || !Array.isArray(area.outputs)) return false;
+  const mark = `data-magicgif-display="${displayId}"`;
+  const index = area.outputs.findIndex((/** @type {any} */ out) => String(out?.data?.["text/html"] ?? "").includes(mark));
+  if (index < 0) return false;
+  const known = targets[displayId] ?? [];
+  if (known.some((/** @type {any} */ t) => t.index === index && (t.element?.[0] ?? t.element) === wrapper)) return false;
+  targets[displayId] = [...known.filter((/** @type {any} */ t) => t.index !== index), { index, element: $(wrapper) }];
+  return true;
+}
+
+/** After a view went: if no view of the widget came back and its static output is still on
+ * the page, draw a view just above that output.
+ * @param {Model} model @param {Shared} shared @param {number} [step] */
+function rescueLater(model, shared, step = 0) {
+  setTimeout(() => {
+    if (shared.closed || shared.views > 0 || shared.rescue) return;
+    const stills = stillsOf(model.get("still_id"));
+    if (stills.length === 0) return; // the cell went (deleted, cleared, run again)
+    if (step + 1 < RESCUE_CHECKS_MS.length) return rescueLater(model, shared, step + 1);
+    rescue(model, shared, stills[stills.length - 1]);
+  }, RESCUE_CHECKS_MS[step]);
+}
+
+/** @param {Model} model @param {Shared} shared @param {HTMLElement} still */
+function rescue(model, shared, still) {
+  const anchor = still.closest(".output_area") ?? still.closest(".jp-OutputArea-child") ?? still;
+  const box = document.createElement("div");
+  box.dataset.magicgifRescued = "";
+  let el = box;
+  if (anchor.classList.contains("output_area")) {
+    // classic Notebook's output row: a prompt column, then the output itself
+    box.className = "output_area";
+    el = document.createElement("div");
+    el.className = "output_subarea jupyter-widgets-view";
+    box.append(Object.assign(document.createElement("div"), { className: "prompt" }), el);
+  }
+  anchor.before(box);
+  const dispose = render({ model, el, rescued: true });
+  const watch = setInterval(() => !box.isConnected && end(), 1000);
+  const end = () => {
+    clearInterval(watch);
+    shared.rescue = null;
+    dispose();
+    box.remove();
+  };
+  shared.rescue = end;
 }
 
 /** While a view of a widget is on the page, hide that widget's static output (stills.py):
@@ -878,17 +964,23 @@ const PARTS = [header, accountLine, earlierJobs, form, confirmNotice, progressLi
 
 // ---- the view ----------------------------------------------------------------------------
 
-/** @param {{model: Model, el: HTMLElement, signal?: AbortSignal}} props @returns {() => void} */
-function render({ model, el, signal }) {
-  const shared = sharedCache(model);
+/** A view of the widget. One that a host removes while the widget's cell stays is drawn again
+ * beside the static output (`rescued`), and one that a host then draws ends that one.
+ * @param {{model: Model, el: HTMLElement, signal?: AbortSignal, rescued?: boolean}} props @returns {() => void} */
+function render({ model, el, signal, rescued = false }) {
+  const { cache, shared, release } = sharedCache(model);
+  if (!rescued) shared.rescue?.();
+  // An update sent while the host had forgotten was dropped: ask the kernel for it again.
+  const relinked = stillsOf(model.get("still_id")).filter(relinkDisplay);
+  if (relinked.length > 0) model.send({ type: "still_again" });
   /** @type {(() => void)[]} */
-  const cleanups = [() => shared.release(), hideStill(model.get("still_id"), el)];
+  const cleanups = [release, hideStill(model.get("still_id"), el)];
   /** @type {HTMLElement | null} */
   let root = null;
   /** @type {Context} */
   const ctx = {
     model,
-    cache: shared.cache,
+    cache,
     limits: model.get("limits"),
     id: `mg-${newId()}-${++uid}`,
     // Listen to each of the space-separated events: Backbone takes such a list in one call,
@@ -918,8 +1010,11 @@ function render({ model, el, signal }) {
     update();
   }
 
+  if (rescued) view.dataset.rescued = "";
   const dispose = () => {
+    if (cleanups.length === 0) return;
     for (const fn of cleanups.splice(0)) fn();
+    if (!rescued) rescueLater(model, shared);
   };
   signal?.addEventListener("abort", dispose);
   return dispose;

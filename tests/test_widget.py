@@ -170,12 +170,16 @@ async def test_the_static_output_sits_beside_the_widget_and_fills_on_completion(
     out = _displayed(w, monkeypatch)
     (view, _), (still, _) = out
     assert set(view) == {"application/vnd.jupyter.widget-view+json", "text/plain"}
-    assert still["text/html"] == f'<div data-magicgif-still="{w.still_id}"></div>'
+    # Before any result the slot says why the controls may be missing, and what to do.
+    display_id = still["text/html"].split('data-magicgif-display="')[1].split('"')[0]
+    assert len(display_id) == 32 and f'data-magicgif-still="{w.still_id}"' in still["text/html"]
+    assert "reload the browser page" in still["text/html"]
     result = await w.generate()
     assert len(out) == 3
     html = out[2][0]["text/html"]
     assert (
         f'data-magicgif-still="{w.still_id}"' in html
+        and f'data-magicgif-display="{display_id}"' in html  # the same output, updated
         and 'alt="Generated animation: static"' in html
     )
     gif = base64.b64decode(html.split("data:image/gif;base64,")[1].split('"')[0])
@@ -184,7 +188,49 @@ async def test_the_static_output_sits_beside_the_widget_and_fills_on_completion(
         assert 1 < im.n_frames <= full.n_frames // 2 + 1 and len(gif) <= 300_000
     png = base64.b64decode(out[2][0]["image/png"])
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) < 150_000
-    assert w._still == out[2][0] and "image/png" not in w._repr_mimebundle_()[0]
+    assert w._still["image/png"] == out[2][0]["image/png"]
+    assert "image/png" not in w._repr_mimebundle_()[0]
+
+
+def test_without_its_front_end_the_widget_says_what_to_do(make, monkeypatch):
+    """What a host shows when it cannot draw the view: the text/plain of the widget's output
+    and the static slot, each with the fix and where to read more (the README's section)."""
+    from magicgif_widget.widget import not_loaded
+
+    w = make(prompt="a cat")
+    (view, _), (still, _) = _displayed(w, monkeypatch)
+    plain = view["text/plain"]
+    assert plain.startswith(repr(w) + "\n") and "did not load in this page" in plain
+    assert "reload the browser page" in plain and not_loaded.HELP_URL in plain
+    assert "magicgif_widget.doctor()" in plain
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    section = readme.split(f"## {not_loaded.HELP_SECTION}\n", 1)[1].split("\n## ", 1)[0]
+    for host in ("JupyterLab", "Notebook 7", "classic Notebook", "Colab", "VS Code", "marimo",
+                 "Voilà"):
+        assert host in section, host
+    assert f'href="{not_loaded.HELP_URL}"' in still["text/html"]
+
+
+def test_the_first_state_the_front_end_receives_is_already_true(server: Server, monkeypatch):
+    """The comm's opening message carries the real facts (not the sandbox, not defaults)."""
+    import comm
+
+    opened: list[dict] = []
+    real = comm.create_comm
+
+    def recording(*args, **kwargs):
+        opened.append(kwargs.get("data") or {})
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(comm, "create_comm", recording)
+    w = GifWidget(client=Client(base_url=server.url, token=CANARY), output_format="mp4")
+    try:
+        state = next(d["state"] for d in opened if d.get("state", {}).get("_esm"))
+        assert state["sandbox"] is False and state["still_id"] == w.still_id
+        assert state["limits"]["formats"] and state["account"]["state"] != "sandbox"
+        assert state["output_format"] == "mp4" and state["render_estimate"] > 0
+    finally:
+        w.close()
 
 
 async def test_a_large_gif_travels_as_its_first_frame(make, monkeypatch):

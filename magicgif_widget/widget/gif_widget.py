@@ -26,7 +26,7 @@ from ..client.limits import SpendLimit, limits_for
 from ..client.settings import SandboxWarning, Settings, default_settings
 from ..client.validation import check_output_format, check_positive
 from ..contract import DEFAULT_FORMAT, OUTPUT_FORMATS, PROMPT_MAX_CHARS
-from . import account, earlier, jobs, notices
+from . import account, earlier, jobs, not_loaded, notices
 from .account import AccountState
 from .gallery_state import MAX_GALLERY
 from .jobs import Jobs
@@ -126,17 +126,24 @@ class GifWidget(anywidget.AnyWidget):
         fmt = check_output_format(output_format) or DEFAULT_FORMAT
         width = check_concurrency(gallery_concurrency)
         deadline = check_positive("timeout", timeout)
-        super().__init__(prompt=prompt, output_format=fmt, name=name or "", **kwargs)
-        self.limits = {
-            "formats": list(OUTPUT_FORMATS),
-            "prompt_max_chars": PROMPT_MAX_CHARS,
-            "gallery_max": MAX_GALLERY,
-            "media_timeout_ms": int(MEDIA_TIMEOUT * 1000),
-        }
-        self.still_id = uuid.uuid4().hex[:16]
-        self.sandbox = settings.sandbox
-        self.account = account.line(AccountState(sandbox=settings.sandbox))
-        self.render_estimate = jobs.estimate(settings, fmt)
+        # Every trait the front end reads is set in the constructor, so the very first state
+        # it receives is already true (never the sandbox, or a default, for something else).
+        super().__init__(
+            prompt=prompt,
+            output_format=fmt,
+            name=name or "",
+            limits={
+                "formats": list(OUTPUT_FORMATS),
+                "prompt_max_chars": PROMPT_MAX_CHARS,
+                "gallery_max": MAX_GALLERY,
+                "media_timeout_ms": int(MEDIA_TIMEOUT * 1000),
+            },
+            still_id=uuid.uuid4().hex[:16],
+            sandbox=settings.sandbox,
+            account=account.line(AccountState(sandbox=settings.sandbox)),
+            render_estimate=jobs.estimate(settings, fmt),
+            **kwargs,
+        )
         self.download_directory = Path(download_directory or Path.cwd() / "magicgif-output")
         self.gallery_concurrency = width
         self.timeout = deadline  # per job, create to file
@@ -277,6 +284,8 @@ class GifWidget(anywidget.AnyWidget):
         """Cancel a running job, close the client's connections, and close the widget."""
         if not getattr(self, "_closed", True):
             self._closed = True
+            with contextlib.suppress(Exception):  # views stop redrawing themselves (widget.js)
+                self.send({"type": "closed"})
             self._jobs.close()
             self._stills.close()
         super().close()
@@ -297,6 +306,7 @@ class GifWidget(anywidget.AnyWidget):
         if bundle is None:  # a closed widget has no view to show
             return
         data, meta = bundle
+        data = {**data, "text/plain": f"{self!r}\n{not_loaded.text()}"}
         display(data, metadata=meta, raw=True)
         self._stills.display()
 
@@ -329,6 +339,8 @@ class GifWidget(anywidget.AnyWidget):
                         self.dismiss(ref)
         elif kind == "confirm_no":
             self.confirm = {}
+        elif kind == "still_again":  # a host forgot the static output's display id (widget.js)
+            self._stills.show(self._stills.bundle)
         elif kind == "media":
             text = content.get("encoding") == "base64"
             self._send_media(str(content.get("key", "")), content.get("req"), text)

@@ -5,7 +5,12 @@ Quarto draw only with the widget manager loaded from a CDN (and nbconvert then d
 other type in that output). So the result travels in an output of its own, beside the widget:
 ``text/html`` with an ``<img>`` (the animated GIF itself when it is small, else its first
 frame) and ``image/png``. The live front end hides that output while a view of the same widget
-is on the page (``[data-magicgif-still=ID]``), so nobody sees the result twice.
+is on the page (``[data-magicgif-still=ID]``), so nobody sees the result twice. Before any
+result it says why the controls may be missing and what to do (``not_loaded``).
+
+Each displayed copy names its display id (``data-magicgif-display``): a host that redraws
+its outputs from JSON (classic Notebook does, once its widget manager loads) forgets which
+output an update goes to, and the front end tells it again from that mark.
 """
 
 from __future__ import annotations
@@ -13,10 +18,12 @@ from __future__ import annotations
 import base64
 import html
 import logging
+import uuid
 from pathlib import Path
 from typing import Any
 
 from ..thumbnails import contact_sheet_png, first_frame_png, thumbnail
+from . import not_loaded
 
 log = logging.getLogger("magicgif_widget")
 
@@ -38,9 +45,11 @@ class StillOutput:
         """Show the output (an empty slot before any result) and keep its handle."""
         from IPython.display import display
 
-        handle = display(self.bundle or placeholder(self.still_id), raw=True, display_id=True)
+        display_id = uuid.uuid4().hex
+        bundle = self.bundle or placeholder(self.still_id)
+        handle = display(stamp(bundle, display_id), raw=True, display_id=display_id)
         if handle is not None:
-            self._handles[handle.display_id] = handle
+            self._handles[display_id] = handle
             while len(self._handles) > KEEP_DISPLAYS:
                 self._handles.pop(next(iter(self._handles)))
 
@@ -49,9 +58,9 @@ class StillOutput:
         if bundle is None:
             return
         self.bundle = bundle
-        for handle in list(self._handles.values()):
+        for display_id, handle in list(self._handles.items()):
             try:
-                handle.update(bundle, raw=True)
+                handle.update(stamp(bundle, display_id), raw=True)
             except Exception:
                 log.debug("display update failed", exc_info=True)
 
@@ -59,9 +68,18 @@ class StillOutput:
         self._handles.clear()
 
 
+DISPLAY_MARK = 'data-magicgif-display=""'
+
+
 def placeholder(still_id: str) -> dict[str, str]:
-    """The output slot before any result: an empty element to fill in later."""
-    return {"text/html": f'<div data-magicgif-still="{still_id}"></div>', "text/plain": ""}
+    """The output slot before any result: why the controls may be missing, and what to do."""
+    return {"text/html": not_loaded.box(still_id), "text/plain": ""}
+
+
+def stamp(bundle: dict[str, str], display_id: str) -> dict[str, str]:
+    """``bundle`` with its HTML marked as the output of ``display_id``."""
+    marked = bundle["text/html"].replace(DISPLAY_MARK, f'data-magicgif-display="{display_id}"', 1)
+    return {**bundle, "text/html": marked}
 
 
 def result_bundle(still_id: str, path: Path, prompt: str) -> dict[str, str]:
@@ -104,7 +122,7 @@ def _bundle(
         )
     bundle = {
         "text/html": (
-            f'<figure data-magicgif-still="{still_id}" style="margin:0">{image}'
+            f'<figure data-magicgif-still="{still_id}" {DISPLAY_MARK} style="margin:0">{image}'
             f'<figcaption style="font-size:12px;opacity:.8">{html.escape(caption)}'
             "</figcaption></figure>"
         ),

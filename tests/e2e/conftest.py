@@ -138,16 +138,17 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child before e
         pass
 
 
-def server_env(dirs: dict[str, Path]) -> dict[str, str]:
+def server_env(dirs: dict[str, Path], checkout: bool = True) -> dict[str, str]:
     """The server's (and so the kernels') environment: no API secrets, fast sandbox renders,
-    this checkout importable first, and throw-away Jupyter directories."""
+    this checkout importable first (unless not ``checkout``: then only what the server's
+    environment has installed), and throw-away Jupyter directories."""
     env = {k: v for k, v in os.environ.items() if k not in SECRET_ENV}
     render = "MAGICGIF_SANDBOX_RENDER_SECONDS"
     env[render] = os.environ.get(render, "0.3")
     # Kernels run with cwd = the notebook's temp dir; make them import this checkout, not
     # whatever copy happens to be installed (editable installs may point elsewhere).
     env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p
+        p for p in (str(PROJECT_ROOT) if checkout else "", env.get("PYTHONPATH", "")) if p
     )
     env["JUPYTER_CONFIG_DIR"] = str(dirs["config"])
     env["JUPYTER_RUNTIME_DIR"] = str(dirs["runtime"])
@@ -267,8 +268,12 @@ def _dirs(base: Path) -> dict[str, Path]:
     return {n: base / n for n in names}
 
 
-def start_jupyter_server(app: App, base_dir: Path | None = None) -> JupyterServer:
-    """Start ``app`` on a free port with fresh directories; return once /api/status is 200."""
+def start_jupyter_server(
+    app: App, base_dir: Path | None = None, python: str = sys.executable, checkout: bool = True
+) -> JupyterServer:
+    """Start ``app`` on a free port with fresh directories; return once /api/status is 200.
+    ``python`` is the environment it runs in; ``checkout`` puts this checkout first on the
+    kernels' path (server_env)."""
     if app not in APPS:
         raise ValueError(f"app must be one of {APPS}, not {app!r}")
     base = Path(base_dir or tempfile.mkdtemp(prefix=f"e2e-{app}-"))
@@ -285,7 +290,7 @@ def start_jupyter_server(app: App, base_dir: Path | None = None) -> JupyterServe
         port, token = free_port(), secrets.token_hex(16)
         app_class = "LabApp" if app == "lab" else "JupyterNotebookApp"
         cmd = [
-            sys.executable, "-m", "jupyter", app,
+            python, "-m", "jupyter", app,
             "--no-browser", "--allow-root", "--ip=127.0.0.1", f"--port={port}",
             "--port-retries=0", f"--IdentityProvider.token={token}",
             f"--ServerApp.root_dir={dirs['root']}",
@@ -296,7 +301,7 @@ def start_jupyter_server(app: App, base_dir: Path | None = None) -> JupyterServe
         proc = subprocess.Popen(
             cmd,
             cwd=dirs["root"],
-            env=server_env(dirs),
+            env=server_env(dirs, checkout),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -704,13 +709,15 @@ class BufferStripper:
 
     JupyterLab 4 speaks the ``v1.kernel.websocket.jupyter.org`` framing: a little-endian
     uint64 count N, N uint64 offsets, then channel, header, parent header, metadata, content
-    and one part per buffer."""
+    and one part per buffer. Classic Notebook 6.5 (``legacy``) sends a big-endian uint32 count
+    N, N uint32 offsets, the message as JSON, then one part per buffer."""
 
     KERNEL_CHANNELS = re.compile(r"/api/kernels/[^/]+/channels")
 
-    def __init__(self) -> None:
+    def __init__(self, legacy: bool = False) -> None:
         self.stripped = 0
         self.frames = 0
+        self.legacy = legacy
 
     def install(self, page: Any) -> None:
         page.route_web_socket(self.KERNEL_CHANNELS, self._route)
@@ -724,6 +731,15 @@ class BufferStripper:
         self.frames += 1
         if isinstance(message, str) or len(message) < 8:
             return message  # a JSON frame carries no buffers
+        if self.legacy:
+            count = int.from_bytes(message[:4], "big")
+            if count < 2:
+                return message
+            first = int.from_bytes(message[4:8], "big")
+            end = int.from_bytes(message[8:12], "big")
+            dropped = count - 1
+            self.stripped += dropped
+            return (1).to_bytes(4, "big") + (8).to_bytes(4, "big") + message[first:end]
         count = int.from_bytes(message[:8], "little")
         offsets = [
             int.from_bytes(message[8 * (i + 1) : 8 * (i + 2)], "little") for i in range(count)

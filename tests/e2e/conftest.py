@@ -138,11 +138,16 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child before e
         pass
 
 
-def server_env(dirs: dict[str, Path], checkout: bool = True) -> dict[str, str]:
+def server_env(
+    dirs: dict[str, Path], checkout: bool = True, python: str = sys.executable
+) -> dict[str, str]:
     """The server's (and so the kernels') environment: no API secrets, fast sandbox renders,
     this checkout importable first (unless not ``checkout``: then only what the server's
-    environment has installed), and throw-away Jupyter directories."""
+    environment has installed), ``python``'s scripts first on PATH (as an activated
+    environment has them), and throw-away Jupyter directories."""
     env = {k: v for k, v in os.environ.items() if k not in SECRET_ENV}
+    if python != sys.executable:  # `jupyter lab` runs the `jupyter-lab` PATH finds first
+        env["PATH"] = os.pathsep.join((str(Path(python).parent), env.get("PATH", "")))
     render = "MAGICGIF_SANDBOX_RENDER_SECONDS"
     env[render] = os.environ.get(render, "0.3")
     # Kernels run with cwd = the notebook's temp dir; make them import this checkout, not
@@ -301,7 +306,7 @@ def start_jupyter_server(
         proc = subprocess.Popen(
             cmd,
             cwd=dirs["root"],
-            env=server_env(dirs, checkout),
+            env=server_env(dirs, checkout, python),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -31,7 +31,6 @@ import pytest
 from playwright.sync_api import expect
 
 from magicgif_widget.emulator.server import free_port
-from magicgif_widget.widget import not_loaded
 
 from .conftest import (
     PROJECT_ROOT,
@@ -46,7 +45,7 @@ from .test_hosts import JS_IMG_DECODED, shots, wait_true
 
 pytestmark = pytest.mark.timeout(600)
 
-# What Colab runs, measured there (../shared/magic-hour-api.md); `pip install` changes none.
+# What Colab runs, as measured there; `pip install` of this package changes none of it.
 COLAB_PINS = (
     "notebook==6.5.7",
     "widgetsnbextension==3.6.10",
@@ -69,7 +68,7 @@ def make_venv(path: Path, *requirements: str) -> Path:
     uv = shutil.which("uv")
     if uv is None:
         pytest.fail("uv is not on PATH (the README's test command installs it: pip install uv)")
-    subprocess.run([uv, "venv", "-q", "--python", sys.executable, str(path)], check=True)
+    subprocess.run([uv, "venv", "-q", "--seed", "--python", sys.executable, str(path)], check=True)
     python = path / "bin" / "python"
     subprocess.run(
         [uv, "pip", "install", "-q", "--python", str(python), *requirements],

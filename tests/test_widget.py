@@ -205,8 +205,15 @@ def test_without_its_front_end_the_widget_says_what_to_do(make, monkeypatch):
     assert "magicgif_widget.doctor()" in plain
     readme = (Path(__file__).parents[1] / "README.md").read_text()
     section = readme.split(f"## {not_loaded.HELP_SECTION}\n", 1)[1].split("\n## ", 1)[0]
-    for host in ("JupyterLab", "Notebook 7", "classic Notebook", "Colab", "VS Code", "marimo",
-                 "Voilà"):
+    for host in (
+        "JupyterLab",
+        "Notebook 7",
+        "classic Notebook",
+        "Colab",
+        "VS Code",
+        "marimo",
+        "Voilà",
+    ):
         assert host in section, host
     assert f'href="{not_loaded.HELP_URL}"' in still["text/html"]
 

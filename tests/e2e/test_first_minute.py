@@ -95,12 +95,13 @@ class ClassicServer:
         self.env["MAGICGIF_SANDBOX_RENDER_SECONDS"] = "1"
         self.port, self.token = free_port(), secrets.token_hex(16)
         self.log = (base / "server.log").open("wb")
+        cmd = [
+            str(python), "-m", "notebook", "--no-browser", "--allow-root",
+            "--ip=127.0.0.1", f"--port={self.port}", "--port-retries=0",
+            f"--NotebookApp.token={self.token}", f"--NotebookApp.notebook_dir={self.root}",
+        ]  # fmt: skip
         self.proc = subprocess.Popen(
-            [
-                str(python), "-m", "notebook", "--no-browser", "--allow-root",
-                "--ip=127.0.0.1", f"--port={self.port}", "--port-retries=0",
-                f"--NotebookApp.token={self.token}", f"--NotebookApp.notebook_dir={self.root}",
-            ],  # fmt: skip
+            cmd,
             cwd=self.root,
             env=self.env,
             stdin=subprocess.DEVNULL,
@@ -373,4 +374,3 @@ def test_pip_install_into_a_running_jupyter_then_reload(browser, bare_jupyter, a
         assert server.sessions(page.path)[0]["kernel"]["id"] == kernel, "the kernel restarted"
     finally:
         page.close()
-

@@ -91,6 +91,8 @@
  * @property {boolean} sandbox
  * @property {Limits} limits
  * @property {string} still_id
+ * @property {{after_ms?: number, text?: string}} unanswered  what to say when the kernel
+ *   does not answer the view's hello
  *
  * @typedef {object} Model  anywidget's model: Backbone's in Jupyter, its own in marimo.
  * @property {<K extends keyof Traits>(key: K) => Traits[K]} get
@@ -841,6 +843,35 @@ function messages(ctx) {
   return { nodes: [alert, notice], events: "change:error change:notice change:status change:running", update };
 }
 
+/** Says so when the kernel does not answer this view's hello: its widget is gone from Python
+ * (a page reload after the install, a kernel restart) or the kernel is busy. Any reply,
+ * progress or status from the kernel clears it.
+ * @param {Context} ctx @returns {Part} */
+function kernelAnswer(ctx) {
+  const { model } = ctx;
+  const { after_ms: afterMs, text = "" } = model.get("unanswered") || {};
+  if (!afterMs) return { nodes: [] }; // a kernel that sent no such fact cannot answer a hello
+  const box = h("div", { class: "mg-alert mg-unanswered", role: "alert", hidden: "" });
+  let answered = false;
+  const heard = () => {
+    answered = true;
+    box.hidden = true;
+  };
+  /** @param {{type?: string}} msg */
+  const onMsg = (msg) => msg && msg.type === "hello" && heard();
+  model.on("msg:custom", onMsg);
+  ctx.cleanup(() => model.off("msg:custom", onMsg));
+  ctx.on("change:status change:progress change:notice change:error", heard);
+  const timer = setTimeout(() => {
+    if (answered) return;
+    showText(box, text);
+    box.hidden = false;
+  }, afterMs);
+  ctx.cleanup(() => clearTimeout(timer));
+  model.send({ type: "hello" });
+  return { nodes: [box] };
+}
+
 /** The current result, large, with its caption; or why it cannot be shown, and Retry.
  * @param {Context} ctx @returns {Part} */
 function resultStage(ctx) {
@@ -960,7 +991,7 @@ function historyStrip(ctx) {
 }
 
 /** The view, top to bottom. */
-const PARTS = [header, accountLine, earlierJobs, form, confirmNotice, progressLine, messages, resultStage, galleryCards, historyStrip];
+const PARTS = [header, accountLine, earlierJobs, form, confirmNotice, progressLine, messages, kernelAnswer, resultStage, galleryCards, historyStrip];
 
 // ---- the view ----------------------------------------------------------------------------
 

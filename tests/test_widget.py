@@ -193,16 +193,17 @@ async def test_the_static_output_sits_beside_the_widget_and_fills_on_completion(
 
 
 def test_without_its_front_end_the_widget_says_what_to_do(make, monkeypatch):
-    """What a host shows when it cannot draw the view: the text/plain of the widget's output
-    and the static slot, each with the fix and where to read more (the README's section)."""
+    """What a host shows when it cannot draw the view: the static slot, in HTML and in plain
+    text, with the fix and where to read more (the README's section); the view's own text is
+    its repr, so an HTML host says it once."""
     from magicgif_widget.widget import not_loaded
 
     w = make(prompt="a cat")
     (view, _), (still, _) = _displayed(w, monkeypatch)
-    plain = view["text/plain"]
-    assert plain.startswith(repr(w) + "\n") and "did not load in this page" in plain
+    assert view["text/plain"] == repr(w)
+    plain = still["text/plain"]
+    assert "did not load in this page" in plain and "did not load" in still["text/html"]
     assert "reload the browser page" in plain and not_loaded.HELP_URL in plain
-    assert "magicgif_widget.doctor()" in plain
     readme = (Path(__file__).parents[1] / "README.md").read_text()
     section = readme.split(f"## {not_loaded.HELP_SECTION}\n", 1)[1].split("\n## ", 1)[0]
     for host in (
@@ -571,3 +572,20 @@ async def test_generate_uses_the_settings_sent_with_it(make, server: Server):
     w._on_front_end_msg(w, {"type": "generate", "settings": {"output_format": "png"}}, [])
     await w.generate()
     assert w.output_format == "mp4"  # a value the API does not take is ignored
+
+
+def test_a_view_s_hello_is_answered_so_it_knows_the_kernel_has_its_widget(make):
+    """widget.js sends a hello when it draws; the kernel answers at once. A view that gets no
+    answer within ``unanswered["after_ms"]`` shows ``unanswered["text"]`` (e2e: after reload)."""
+    from magicgif_widget.widget import not_loaded
+
+    w = make(prompt="a cat")
+    sent: list[object] = []
+    w.send = lambda content, buffers=None: sent.append(content)  # type: ignore[method-assign]
+    w._on_front_end_msg(w, {"type": "hello"}, [])
+    assert sent == [{"type": "hello"}]
+    assert w.unanswered == {
+        "after_ms": not_loaded.UNANSWERED_AFTER_MS,
+        "text": not_loaded.UNANSWERED,
+    }
+    assert "run this cell again" in w.unanswered["text"]

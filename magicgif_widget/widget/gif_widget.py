@@ -104,6 +104,8 @@ class GifWidget(anywidget.AnyWidget):
     """The API's limits the front end shows, sent once instead of copied into the JS."""
     still_id = t.Unicode("").tag(sync=True)
     """Marks this widget's static output, which a live view hides (stills.py)."""
+    unanswered = t.Dict().tag(sync=True)
+    """What a view says when the kernel does not answer its hello (after_ms, text)."""
 
     def __init__(
         self,
@@ -139,6 +141,10 @@ class GifWidget(anywidget.AnyWidget):
                 "media_timeout_ms": int(MEDIA_TIMEOUT * 1000),
             },
             still_id=uuid.uuid4().hex[:16],
+            unanswered={
+                "after_ms": not_loaded.UNANSWERED_AFTER_MS,
+                "text": not_loaded.UNANSWERED,
+            },
             sandbox=settings.sandbox,
             account=account.line(AccountState(sandbox=settings.sandbox)),
             render_estimate=jobs.estimate(settings, fmt),
@@ -299,14 +305,14 @@ class GifWidget(anywidget.AnyWidget):
 
     def _ipython_display_(self) -> None:
         """Two outputs: the widget view (anywidget's bundle and metadata, Colab's included)
-        and the last result as a plain image, which the live view hides (see stills.py)."""
+        and the last result as a plain image, or what to do if the view does not show, which
+        the live view hides (see stills.py)."""
         from IPython.display import display
 
         bundle = self._repr_mimebundle_()
         if bundle is None:  # a closed widget has no view to show
             return
         data, meta = bundle
-        data = {**data, "text/plain": f"{self!r}\n{not_loaded.text()}"}
         display(data, metadata=meta, raw=True)
         self._stills.display()
 
@@ -339,6 +345,8 @@ class GifWidget(anywidget.AnyWidget):
                         self.dismiss(ref)
         elif kind == "confirm_no":
             self.confirm = {}
+        elif kind == "hello":  # a view checks that this kernel still has its widget
+            self.send({"type": "hello"})
         elif kind == "still_again":  # a host forgot the static output's display id (widget.js)
             self._stills.show(self._stills.bundle)
         elif kind == "media":

@@ -18,7 +18,14 @@ ADVICE = (
     "If you just installed magicgif-widget, reload the browser page (the kernel keeps "
     "running; your variables stay), then run this cell again."
 )
-OTHERWISE = "Otherwise run magicgif_widget.doctor() in a cell, or see"
+OTHERWISE = "Otherwise see"
+UNANSWERED = (
+    "This widget gets no answer from Python. If the kernel is not busy, run this cell again: "
+    "a widget drawn before a page reload that installed it, or before a kernel restart, "
+    "cannot be used."
+)
+UNANSWERED_AFTER_MS = 5000
+"""How long a view waits for the kernel's reply to its hello before it says so."""
 
 
 def text() -> str:
@@ -28,10 +35,7 @@ def text() -> str:
 
 def box(still_id: str) -> str:
     """The static output's HTML before any result: the same words, with the link."""
-    link = (
-        f'<a href="{HELP_URL}" target="_blank" rel="noopener">'
-        f"{html.escape(HELP_SECTION)}</a>"
-    )
+    link = f'<a href="{HELP_URL}" target="_blank" rel="noopener">{html.escape(HELP_SECTION)}</a>'
     return (
         f'<div data-magicgif-still="{still_id}" data-magicgif-display="" '
         'role="note" style="border:1px solid #c9a227;border-left-width:4px;'

@@ -73,7 +73,7 @@ DISPLAY_MARK = 'data-magicgif-display=""'
 
 def placeholder(still_id: str) -> dict[str, str]:
     """The output slot before any result: why the controls may be missing, and what to do."""
-    return {"text/html": not_loaded.box(still_id), "text/plain": ""}
+    return {"text/html": not_loaded.box(still_id), "text/plain": not_loaded.text()}
 
 
 def stamp(bundle: dict[str, str], display_id: str) -> dict[str, str]:

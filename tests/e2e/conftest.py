@@ -516,6 +516,12 @@ class NotebookPage:
             msg = f"timed out waiting for {what or js}\n{self.diagnostics()}"
             raise AssertionError(msg) from exc
 
+    def reload(self, timeout: float | None = None) -> None:
+        """Reload the browser page, as a user does; the kernel keeps running."""
+        self.page.reload(wait_until="domcontentloaded")
+        self.wait_kernel_ready(timeout)
+        self.panel_id = self.page.evaluate("() => window.jupyterapp.shell.currentWidget.id")
+
     def wait_kernel_ready(self, timeout: float | None = None) -> None:
         """Until this notebook's kernel is connected and idle."""
         self._wait(JS_KERNEL_READY, self.path, timeout, "a connected, idle kernel")

@@ -276,7 +276,10 @@ def test_classic_notebook_without_the_widgets_extension_says_what_to_do(browser,
     readme = (PROJECT_ROOT / "README.md").read_text()
     command = re.search(r"`(jupyter nbextension enable [^`]+)`", readme)
     assert command, "the README names no command to enable the extension"
-    classic.jupyter("nbextension", "disable", "jupyter-js-widgets/extension")
+    # Off where pip's install turned it on: the environment's own config (which outranks the
+    # user's in a virtual environment).
+    off = ("nbextension", "disable", "--sys-prefix", "jupyter-js-widgets/extension")
+    classic.jupyter(*off)
     try:
         nb = ClassicPage(browser, classic, README_FLOW[:1])
         try:
@@ -297,24 +300,16 @@ def test_classic_notebook_without_the_widgets_extension_says_what_to_do(browser,
         finally:
             nb.close()
     finally:
-        classic.jupyter("nbextension", "enable", "jupyter-js-widgets/extension")
+        classic.jupyter("nbextension", "enable", "--sys-prefix", "jupyter-js-widgets/extension")
 
 
 # --- `%pip install` into a running JupyterLab or Notebook 7 -------------------------------
 
 
 @pytest.fixture(scope="module")
-def bare_jupyter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """JupyterLab and Notebook 7 as ``pip install jupyterlab notebook`` gives them (the lock's
-    versions): no ipywidgets, no anywidget; and the project's wheel, built from this checkout."""
-    base = tmp_path_factory.mktemp("bare")
-    python = make_venv(
-        base / "venv", f"jupyterlab=={version('jupyterlab')}", f"notebook=={version('notebook')}"
-    )
-    probe = "import importlib.util as u; print(u.find_spec('ipywidgets'), u.find_spec('anywidget'))"
-    missing = subprocess.run([str(python), "-c", probe], capture_output=True, text=True)
-    assert missing.stdout.split() == ["None", "None"], missing.stdout  # truly bare
-    wheels = base / "wheel"
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The project's wheel, built from this checkout."""
+    wheels = tmp_path_factory.mktemp("wheel")
     subprocess.run(
         [sys.executable, "-c", "import sys, hatchling.build as b; b.build_wheel(sys.argv[1])",
          str(wheels)],
@@ -322,10 +317,24 @@ def bare_jupyter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str,
         check=True,
         capture_output=True,
     )  # fmt: skip
+    return next(wheels.glob("*.whl"))
+
+
+@pytest.fixture
+def bare_jupyter(tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """JupyterLab and Notebook 7 as ``pip install jupyterlab notebook`` gives them (the lock's
+    versions), each test its own: no ipywidgets, no anywidget."""
+    python = make_venv(
+        tmp_path / "venv",
+        f"jupyterlab=={version('jupyterlab')}",
+        f"notebook=={version('notebook')}",
+    )
+    probe = "import importlib.util as u; print(u.find_spec('ipywidgets'), u.find_spec('anywidget'))"
+    missing = subprocess.run([str(python), "-c", probe], capture_output=True, text=True)
+    assert missing.stdout.split() == ["None", "None"], missing.stdout  # truly bare
     servers: dict[str, JupyterServer] = {}
     try:
-        yield {"python": python, "wheel": next(wheels.glob("*.whl")), "servers": servers,
-               "base": base}  # fmt: skip
+        yield {"python": python, "servers": servers, "base": tmp_path}
     finally:
         for server in servers.values():
             server.stop()
@@ -342,20 +351,24 @@ class _One:
 
 
 @pytest.mark.parametrize("app", ["lab", "notebook"])
-def test_pip_install_into_a_running_jupyter_then_reload(browser, bare_jupyter, app):
+def test_pip_install_into_a_running_jupyter_then_reload(browser, bare_jupyter, wheel, app):
     """The README's main path: ``%pip install`` in an open notebook. The cell says to reload;
-    after the reload (same kernel, nothing restarted) the widget is there and makes a GIF."""
+    after the reload (same kernel, nothing restarted) the widget from before says to run its
+    cell again; run again, it makes a GIF."""
     env = bare_jupyter
-    server = env["servers"].get(app)
-    if server is None:
-        server = env["servers"][app] = start_jupyter_server(
-            app, env["base"] / app, python=str(env["python"]), checkout=False
-        )
+    server = env["servers"][app] = start_jupyter_server(
+        app, env["base"] / app, python=str(env["python"]), checkout=False
+    )
     page = NotebookPage(browser, _One(server), app=app)  # type: ignore[arg-type]
     page.viewport = (1280, 1100)
     try:
-        page.open([f"%pip install -q {env['wheel']}", README_FLOW[0]])
+        page.open([f"%pip install -q {wheel}", README_FLOW[0]])
         kernel = server.sessions(page.path)[0]["kernel"]["id"]
+        loaded = page.page.evaluate(
+            "() => JSON.parse(document.getElementById('jupyter-config-data').textContent)"
+            ".federated_extensions.map(e => e.name)"
+        )
+        assert "@jupyter-widgets/jupyterlab-manager" not in loaded, loaded  # truly bare page
         page.run_all(timeout=300)
         out = page.output_locator(1)
         expect(out.get_by_role("note")).to_contain_text(NOTE)
@@ -363,14 +376,20 @@ def test_pip_install_into_a_running_jupyter_then_reload(browser, bare_jupyter, a
         expect(page.cell_locator(1).locator(".magicgif")).to_have_count(0)
         page.screenshot(shots() / f"first-run-{app}-note.png")
         page.command("docmanager:save")
-        page.page.reload(wait_until="domcontentloaded")  # the reload the note asks for
-        page.wait_kernel_ready(timeout=60)
+        page.reload(timeout=60)  # the reload the note asks for
+        # The widget from before the reload is drawn again from the kernel's state, but the
+        # page that lacked ipywidgets closed its comm: the view says so instead of sitting dead.
+        stale = page.cell_locator(1).locator(".magicgif .mg-unanswered")
+        expect(stale).to_contain_text("run this cell again", timeout=20_000)
+        page.screenshot(shots() / f"first-run-{app}-after-reload.png")
+        page.run_cell_and_wait(1, timeout=60)  # "then run this cell again"
         root = page.cell_locator(1).locator(".magicgif")
-        expect(root).to_be_visible(timeout=20_000)  # drawn again from the kernel, no re-run
+        expect(root).to_have_count(1)
         expect(page.cell_locator(1).get_by_role("note")).to_be_hidden()
         root.get_by_role("button", name="Generate", exact=True).click()
         wait_true(root.locator(".mg-stage img"), JS_IMG_DECODED, timeout=40)
-        page.screenshot(shots() / f"first-run-{app}-after-reload.png")
+        expect(root.locator(".mg-unanswered")).to_be_hidden()
+        page.screenshot(shots() / f"first-run-{app}-gif.png")
         assert server.sessions(page.path)[0]["kernel"]["id"] == kernel, "the kernel restarted"
     finally:
         page.close()

@@ -7,7 +7,7 @@ is plugged in here, and the emulator loads only when a sandbox client first send
 from typing import TYPE_CHECKING
 
 from ._version import __version__
-from .client import AsyncClient, Client, PollPolicy, RetryPolicy, SandboxWarning
+from .client import PollPolicy, RetryPolicy, SandboxWarning
 from .client.errors import (
     APIStatusError,
     AuthenticationError,
@@ -19,9 +19,6 @@ from .client.errors import (
     GenerationTimeout,
     InsufficientCreditsError,
     InvalidResponseError,
-    JobCanceledError,
-    JobError,
-    JobFailedError,
     MagicHourError,
     NetworkError,
     NotFoundError,
@@ -30,6 +27,7 @@ from .client.errors import (
     SpendLimitError,
     ValidationError,
 )
+from .client.job_errors import JobCanceledError, JobError, JobFailedError
 from .client.limits import SpendLimit
 from .client.models import (
     Account,
@@ -45,6 +43,7 @@ from .client.models import (
     StatusChanged,
 )
 from .client.settings import plug_sandbox
+from .clients import AsyncClient, Client
 
 if TYPE_CHECKING:
     import httpx

@@ -15,14 +15,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
-from .cli_jobs import add_commands
-from .client.batch import (
+from .batching.results import (
     MAX_CONCURRENCY,
     BatchInterrupted,
     BatchProgress,
     check_concurrency,
     normalize,
 )
+from .cli_jobs import add_commands
 from .client.errors import GenerationInterrupted, MagicHourError, ValidationError
 from .client.models import Completed, Created, DownloadProgress, Event, Retrying, StatusChanged
 from .client.settings import SANDBOX_BASE_URL, SandboxWarning, resolve
@@ -123,7 +123,7 @@ class Progress:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from .client import Client
+    from .clients import Client
 
     err = sys.stderr
     with warnings.catch_warnings():
@@ -196,7 +196,7 @@ class BatchLines:
     cost of the creates is said once, before any is sent."""
 
     def __init__(self, stream: TextIO, lines: list[int] | None) -> None:
-        from .client.batchbar import BatchBar
+        from .batching import BatchBar
 
         self.stream = stream
         self.lines = lines
@@ -253,7 +253,7 @@ def _batch_plan(args: argparse.Namespace) -> tuple[list[dict[str, Any]] | None, 
 
 
 def _batch(args: argparse.Namespace) -> int:
-    from .client import Client
+    from .clients import Client
     from .jobstore.ledger import read_info
 
     items, lines = _batch_plan(args)

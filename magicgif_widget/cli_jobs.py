@@ -13,7 +13,7 @@ import time
 from .client.errors import MagicHourError, ValidationError
 from .jobstore.advice import RESUME_ALL
 from .jobstore.journal import BatchRecord, JournalEntry, journal_path
-from .jobstore.pickup import batch_collectable, batches, collect, collect_batch, collectable, jobs
+from .pickup import batch_collectable, batches, collect, collect_batch, collectable, jobs
 
 WHAT = {
     "creating": "sending",
@@ -157,8 +157,8 @@ def account_command(args: argparse.Namespace) -> int:
     import warnings
     from dataclasses import replace
 
-    from .client import Client
     from .client.settings import SandboxWarning, resolve
+    from .clients import Client
     from .jobstore.journal import server_for, shared_journal
 
     with warnings.catch_warnings():

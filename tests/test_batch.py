@@ -21,7 +21,7 @@ from magicgif_widget import (
     JobFailedError,
     ValidationError,
 )
-from magicgif_widget.client.batch import BatchProgress
+from magicgif_widget.batching import BatchProgress
 from magicgif_widget.jobstore.ledger import LEDGER_NAME, LOCK_NAME, LedgerError
 
 PROMPTS = [f"a paper boat, number {i}" for i in range(6)]

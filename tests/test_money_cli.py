@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from magicgif_widget.jobstore import pickup
+from magicgif_widget import pickup
 from magicgif_widget.jobstore.ledger import LEDGER_NAME
 
 from .conftest import Server
@@ -315,7 +315,7 @@ def test_python_ctrl_c_of_a_batch_names_a_resume_that_pays_nothing_again(
     import threading
 
     from magicgif_widget import Client
-    from magicgif_widget.client.batch import BatchInterrupted
+    from magicgif_widget.batching import BatchInterrupted
 
     from .conftest import FAST_POLL
 

@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from magicgif_widget import Client
-from magicgif_widget.jobstore import pickup
+from magicgif_widget import Client, pickup
 
 from .conftest import FAST_POLL, Server
 from .test_money_cli import creates, gifs, prompts, run_advice, wait_for

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from magicgif_widget.jobstore import pickup
+from magicgif_widget import pickup
 from magicgif_widget.jobstore.journal import Journal
 
 from .conftest import Server

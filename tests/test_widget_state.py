@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from magicgif_widget import progress
-from magicgif_widget.client.batch import BatchCounts, BatchProgress, BatchResults
-from magicgif_widget.client.errors import CreateOutcomeUnknown, JobFailedError, ValidationError
+from magicgif_widget.batching import BatchCounts, BatchProgress, BatchResults
+from magicgif_widget.client.errors import CreateOutcomeUnknown, ValidationError
+from magicgif_widget.client.job_errors import JobFailedError
 from magicgif_widget.client.models import (
     Completed,
     Created,

@@ -1,27 +1,30 @@
-"""``AsyncClient`` and ``Client``: the vendor SDK's shape, with retries, deadlines and events."""
+"""``AsyncClient`` and ``Client``: the vendor SDK's shape, with retries, deadlines and events.
+
+These record nothing and run no batches: ``magicgif_widget.Client`` (``clients.py`` at the
+package root) is these with the job journal plugged in and ``generate_many`` added.
+"""
 
 from __future__ import annotations
 
 import inspect
 import weakref
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from pathlib import Path
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, ClassVar, TypeVar
 
 import httpx
 
-from ..jobstore.ledger import LEDGER_NAME
 from . import resources, workflow
-from .batch import BatchInterrupted, BatchProgress, BatchResults
-from .batchbar import BatchBar
-from .errors import GenerationInterrupted, ValidationError
+from .errors import ValidationError
 from .limits import SpendLimit
 from .models import Event
 from .options import GenerateOptions
+from .records import NO_RECORDS, JobRecords
 from .settings import DEFAULT_BASE_URL, PollPolicy, RetryPolicy, Settings, resolve
 from .sync import LoopThread, SyncResource, blocking, blocking_with_events
 from .transport import Transport
 
+A = TypeVar("A", bound="AsyncClient")
+C = TypeVar("C", bound="Client")
 STREAM_ARGUMENTS = frozenset(inspect.signature(resources.AsyncAiGifGenerator.stream).parameters) - {
     "self"
 }
@@ -92,16 +95,20 @@ class AsyncClient:
         self._setup(settings)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> AsyncClient:
+    def from_settings(cls: type[A], settings: Settings) -> A:
         """A client from settings already resolved (e.g. another client's ``settings``)."""
         client = cls.__new__(cls)
         client._setup(settings)
         return client
 
+    records: ClassVar[JobRecords] = NO_RECORDS
+    """Where each job's life goes (``magicgif_widget.AsyncClient``: the job journal)."""
+    v1_class: ClassVar[type[resources.AsyncV1]] = resources.AsyncV1
+
     def _setup(self, settings: Settings) -> None:
         self.settings = settings
         self._transport = Transport(settings)
-        self.v1 = resources.AsyncV1(self._transport)
+        self.v1 = self.v1_class(self._transport, self.records)
 
     @property
     def sandbox(self) -> bool:
@@ -118,7 +125,7 @@ class AsyncClient:
 
     aclose = close
 
-    async def __aenter__(self) -> AsyncClient:
+    async def __aenter__(self: A) -> A:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -154,44 +161,6 @@ class AiGifGenerator(SyncResource):
         api = self._inner._api
         return self._runner.iterate(lambda emit: workflow.generate(api, options, emit))
 
-    def generate_many(
-        self,
-        items: Iterable[str | Mapping[str, Any]] | None = None,
-        *,
-        progress: bool = True,
-        on_event: Callable[[BatchProgress], None] | None = None,
-        **kwargs: Any,
-    ) -> BatchResults:
-        """``generate`` for many items at once, resumable; see ``AsyncClient``'s twin.
-
-        The bar and ``on_event`` run in this thread; Ctrl-C raises ``BatchInterrupted``.
-        """
-        inner: resources.AsyncAiGifGenerator = self._inner
-        items = list(items) if isinstance(items, Iterable) and not isinstance(items, str) else items
-        bar = BatchBar() if progress else None
-        last: list[BatchProgress] = []
-
-        def relay(event: Any) -> None:
-            last[:] = [event]
-            if bar is not None:
-                bar(event)
-            if on_event is not None:
-                on_event(event)
-
-        try:
-            return self._runner.run_events(
-                lambda emit: inner.generate_many(items, progress=False, on_event=emit, **kwargs),
-                relay,
-            )
-        except GenerationInterrupted:
-            counts = last[0].counts if last else None
-            folder = kwargs.get("resume") or kwargs.get("download_directory") or "."
-            where = last[0].ledger_path if last else str(Path(folder) / LEDGER_NAME)
-            raise BatchInterrupted(counts, where) from None
-        finally:
-            if bar is not None:
-                bar.close()
-
 
 class UploadUrls(SyncResource):
     """``client.v1.files.upload_urls``."""
@@ -218,9 +187,11 @@ class Account(SyncResource):
 class V1:
     """``client.v1``."""
 
+    generator: type[AiGifGenerator] = AiGifGenerator
+
     def __init__(self, inner: resources.AsyncV1, runner: LoopThread, owner: object) -> None:
         self.image_projects = ImageProjects(inner.image_projects, runner, owner)
-        self.ai_gif_generator = AiGifGenerator(inner.ai_gif_generator, runner, owner)
+        self.ai_gif_generator = self.generator(inner.ai_gif_generator, runner, owner)
         self.files = Files(inner.files, runner, owner)
         self.account = Account(inner.account, runner, owner)
 
@@ -252,17 +223,20 @@ class Client:
         self._setup(settings)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Client:
+    def from_settings(cls: type[C], settings: Settings) -> C:
         """A client from settings already resolved (e.g. another client's ``settings``)."""
         client = cls.__new__(cls)
         client._setup(settings)
         return client
 
+    async_class: ClassVar[type[AsyncClient]] = AsyncClient
+    v1_class: ClassVar[type[V1]] = V1
+
     def _setup(self, settings: Settings) -> None:
         self.settings = settings
         self._runner = LoopThread()
-        self._async = AsyncClient.from_settings(settings)
-        self.v1 = V1(self._async.v1, self._runner, self)
+        self._async = self.async_class.from_settings(settings)
+        self.v1 = self.v1_class(self._async.v1, self._runner, self)
         self._finalizer = weakref.finalize(self, self._runner.stop)
 
     @property
@@ -280,7 +254,7 @@ class Client:
         if self._finalizer.detach() is not None:
             self._runner.stop(cleanup=self._async.close)
 
-    def __enter__(self) -> Client:
+    def __enter__(self: C) -> C:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -11,6 +11,7 @@ from urllib.parse import quote
 from ..contract import ACCOUNT_PATH, CREATE_PATH, PROJECT_PATH
 from .errors import CreateOutcomeUnknown, InvalidResponseError, ValidationError
 from .models import Account, CreateResponse, ImageProject
+from .records import NO_RECORDS, JobRecords
 from .transport import OnRetry, Transport
 
 
@@ -22,10 +23,12 @@ def project_path(project_id: Any) -> str:
 
 
 class Endpoints:
-    """The workflow's ``Api``: ``send_create`` and ``fetch`` over ``transport``."""
+    """The workflow's ``Api``: ``send_create`` and ``fetch`` over ``transport``; each job's
+    life goes to ``records``."""
 
-    def __init__(self, transport: Transport) -> None:
+    def __init__(self, transport: Transport, records: JobRecords = NO_RECORDS) -> None:
         self.transport = transport
+        self.records = records
 
     async def send_create(
         self, body: dict[str, Any], on_retry: OnRetry | None, **options: Any

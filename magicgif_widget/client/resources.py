@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import mimetypes
 import os
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlsplit
@@ -13,15 +13,14 @@ from urllib.parse import urlsplit
 import httpx
 
 from ..contract import ACCOUNT_PATH, UPLOAD_TYPES, UPLOAD_URLS_PATH
-from . import batch, workflow
 from . import validation as check
-from .batch import BatchProgress, BatchResults
+from . import workflow
 from .endpoints import Endpoints, project_path
 from .errors import MagicHourError, NetworkError, ValidationError
-from .limits import SpendLimit, limits_for
 from .models import Account, CreateResponse, Event, ImageProject, UploadUrlsResponse
 from .options import DEFAULT_GENERATE_TIMEOUT, GenerateOptions, RequestOptions
 from .options import check_request_options as _options
+from .records import NO_RECORDS, JobRecords
 from .settings import PollPolicy, parse_retry_after
 from .transport import Transient, Transport, transient_status
 
@@ -71,7 +70,10 @@ class AsyncImageProjects:
 
 
 class AsyncAiGifGenerator:
-    """``client.v1.ai_gif_generator``: ``create``, ``generate`` and ``stream``."""
+    """``client.v1.ai_gif_generator``: ``create``, ``generate`` and ``stream``.
+
+    ``magicgif_widget.AsyncClient``'s adds ``generate_many`` (``batching/generator.py``).
+    """
 
     def __init__(self, api: Endpoints) -> None:
         self._api = api
@@ -128,133 +130,10 @@ class AsyncAiGifGenerator:
         options = GenerateOptions.check(**_arguments(locals()))
         return workflow.stream(self._api, options)
 
-    async def generate_many(
-        self,
-        items: Iterable[str | Mapping[str, Any]] | None = None,
-        *,
-        download_directory: str | os.PathLike[str] | None = None,
-        resume: str | os.PathLike[str] | None = None,
-        collect_only: bool = False,
-        concurrency: int = 4,
-        output_format: str | None = None,
-        retry_failed: bool = False,
-        retry_unknown: bool = False,
-        spend_limit: int | str | SpendLimit | None = None,
-        timeout: float | None = DEFAULT_GENERATE_TIMEOUT,
-        poll_interval: float | PollPolicy | None = None,
-        progress: bool = True,
-        on_event: Callable[[BatchProgress], None] | None = None,
-    ) -> BatchResults:
-        """``generate`` for many items (prompts or dicts of its arguments), ``concurrency`` at once.
-
-        Results come in input order, each an ``ImageProject`` or that item's typed error. A
-        ledger in ``download_directory`` makes a rerun resume: jobs already created are polled,
-        never created again; failed and unknown items are re-created only on request.
-        ``resume=DIR`` continues the batch or gallery recorded in DIR (items, names, formats,
-        ids) with no items given; ``collect_only`` then creates nothing, only collects. The
-        whole batch is refused before anything is sent if its creates would pass
-        ``spend_limit`` (and the client's limits) or the account's balance.
-        """
-        if resume is not None:
-            if items is not None:
-                raise ValidationError("resume", "give items or resume=DIR, not both")
-            if download_directory is not None and Path(download_directory) != Path(resume):
-                raise ValidationError(
-                    "download_directory", "a resumed batch downloads to its own folder (resume=)"
-                )
-            download_directory = resume
-        elif items is None:
-            raise ValidationError("items", "give the items, or resume= a batch's folder")
-        template, bodies, width = _batch_args(
-            items, download_directory, concurrency, output_format, timeout, poll_interval
-        )
-        flags = (
-            ("retry_failed", retry_failed),
-            ("retry_unknown", retry_unknown),
-            ("collect_only", collect_only),
-        )
-        for flag, value in flags:
-            if not isinstance(value, bool):
-                raise ValidationError(flag, f"must be True or False, got {value!r:.40}")
-        settings = self._api.transport.settings
-        limits = settings.spend_limits + limits_for(spend_limit)
-        if settings.sandbox:
-            limits = ()
-        elif limits and not settings.journal:
-            raise ValidationError("spend_limit", "is counted in the job journal (journal=False)")
-        bar = None
-        if progress:
-            from .batchbar import BatchBar
-
-            bar = BatchBar()
-
-        def relay(event: BatchProgress) -> None:
-            if bar is not None:
-                bar(event)
-            if on_event is not None:
-                on_event(event)
-
-        try:
-            return await batch.generate_many(
-                self._api,
-                bodies,
-                template,
-                server=settings.base_url,
-                concurrency=width,
-                retry_failed=retry_failed,
-                retry_unknown=retry_unknown,
-                sandbox=settings.sandbox,
-                on_event=relay,
-                collect_only=collect_only,
-                journal=settings.journal,
-                surface=settings.surface,
-                limits=tuple(dict.fromkeys(limits)),
-            )
-        finally:
-            if bar is not None:
-                bar.close()
-
 
 def _arguments(scope: dict[str, Any], *leave: str) -> dict[str, Any]:
     """A method's arguments from its ``locals()``, without ``self`` and ``leave``."""
     return {k: v for k, v in scope.items() if k != "self" and k not in leave}
-
-
-def _batch_args(
-    items: Any,
-    directory: Any,
-    concurrency: Any,
-    output_format: Any,
-    timeout: Any,
-    poll_interval: Any,
-) -> tuple[GenerateOptions, list[dict[str, Any] | ValidationError] | None, int]:
-    """Checked batch arguments; a bad item becomes that item's error, not the batch's."""
-    if directory is None:
-        raise ValidationError(
-            "download_directory", "is required for a batch (its ledger lives there)"
-        )
-    fmt = check.check_output_format(output_format)
-    width = batch.check_concurrency(concurrency)
-    if items is not None:
-        if isinstance(items, (str, bytes, Mapping)) or not isinstance(items, Iterable):
-            raise ValidationError(
-                "items", "must be a list of prompts or of dicts of generate() arguments"
-            )
-        items = list(items)
-        if not items:
-            raise ValidationError("items", "is empty")
-    template = GenerateOptions.waiting(
-        download_directory=directory, timeout=timeout, poll_interval=poll_interval
-    )
-    if items is None:  # resumed: the ledger has the items
-        return template, None, width
-    bodies: list[dict[str, Any] | ValidationError] = []
-    for index, item in enumerate(items):
-        try:
-            bodies.append(batch.normalize(item, index, fmt))
-        except ValidationError as exc:
-            bodies.append(exc)
-    return template, bodies, width
 
 
 class AsyncUploadUrls:
@@ -397,12 +276,14 @@ class AsyncAccount:
 
 
 class AsyncV1:
-    """``client.v1``."""
+    """``client.v1``; each job's life goes to ``records``."""
 
-    def __init__(self, transport: Transport) -> None:
-        api = Endpoints(transport)
+    generator: type[AsyncAiGifGenerator] = AsyncAiGifGenerator
+
+    def __init__(self, transport: Transport, records: JobRecords = NO_RECORDS) -> None:
+        api = Endpoints(transport, records)
         self.image_projects = AsyncImageProjects(api)
-        self.ai_gif_generator = AsyncAiGifGenerator(api)
+        self.ai_gif_generator = self.generator(api)
         self.files = AsyncFiles(transport)
         self.account = AsyncAccount(transport)
 

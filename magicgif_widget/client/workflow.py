@@ -13,17 +13,16 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
-from ..jobstore.journaling import Recorder
 from .download import download_all
 from .errors import (
     GenerationTimeout,
-    JobCanceledError,
-    JobFailedError,
     MagicHourError,
     SpendLimitError,
 )
+from .job_errors import JobCanceledError, JobFailedError
 from .models import Completed, Created, CreateResponse, Event, ImageProject, StatusChanged
 from .options import GenerateOptions
+from .records import JobRecord, JobRecords
 from .settings import PollPolicy
 from .timing import History, Schedule, backend_key
 from .transport import OnRetry, Transport
@@ -39,6 +38,7 @@ class Poller(Protocol):
     """What waiting and downloading need: project reads and the transport."""
 
     transport: Transport
+    records: JobRecords
 
     async def fetch(self, project_id: str, on_retry: OnRetry | None) -> ImageProject: ...
 
@@ -85,8 +85,8 @@ async def generate(
 ) -> ImageProject:
     """Create, wait, download; every error once the job exists carries its id.
 
-    The job's intent, id, statuses and files go to the user's journal unless ``journal``
-    is False (batches keep their own ledger).
+    The job's intent, id, statuses and files go to ``api.records`` (the user's job journal,
+    in ``magicgif_widget.Client``) unless ``journal`` is False (batches keep their own ledger).
     """
     directory = str(request.directory) if request.directory is not None else None
     record = await _start(api, request.body, directory, journal)
@@ -98,11 +98,11 @@ async def generate(
         raise
 
 
-async def _start(api: Api, body: dict[str, Any], directory: str | None, journal: bool) -> Recorder:
-    """The journal's intent for a create about to be sent; a job refused by a spend limit is
+async def _start(api: Api, body: dict[str, Any], directory: str | None, journal: bool) -> JobRecord:
+    """The record's intent for a create about to be sent; a job refused by a spend limit is
     told with the account's balance too (read only then), and nothing is sent."""
     try:
-        return Recorder.start(api.transport.settings, body, directory, enabled=journal)
+        return api.records.start(api.transport.settings, body, directory, enabled=journal)
     except SpendLimitError as exc:
         if exc.limit is None:
             raise
@@ -127,9 +127,9 @@ async def resume(
 ) -> ImageProject:
     """Wait for and download an existing project (after a timeout, say), as ``generate`` would.
 
-    What it collects is written to the journal (the entry is added if it has none).
+    What it collects goes to ``api.records`` (the journal adds an entry if it has none).
     """
-    record = Recorder.existing(api.transport.settings, project_id, enabled=journal)
+    record = api.records.existing(api.transport.settings, project_id, enabled=journal)
     tracker = Tracker(record.relay(on_event), project_id)
     steps = _finish(api, project_id, request, tracker, time.monotonic(), first_wait=False)
     try:

@@ -5,8 +5,8 @@
   batch, position and directory. It also counts the spend that limits are checked against.
 - ``ledger``: a batch's own file in its download directory, so a folder copied elsewhere
   still resumes. Its every change is written through to the journal (``batch_writer``).
-- ``pickup``: list journaled jobs and collect them (``jobs()``, ``collect()``,
-  ``collect_batch()``), never creating one.
+- ``journaling``: the ``Recorder`` that ``magicgif_widget.Client`` gives the API client as
+  its ``records``, writing each job's life to the journal.
 - ``migrations``: each store file moves forward on open; a newer file is refused untouched.
 
 Nothing here raises for a journal that cannot be written, except where a spend limit needs it.
@@ -23,6 +23,7 @@ from .journal import (
     journal_path,
     shared_journal,
 )
+from .journaling import Recorder
 from .ledger import Ledger, LedgerError
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "JournalError",
     "Ledger",
     "LedgerError",
+    "Recorder",
     "journal_path",
     "shared_journal",
 ]

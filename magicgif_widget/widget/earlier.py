@@ -12,7 +12,7 @@ from typing import Any
 
 from ..contract import CREDITS_PER_GIF
 from ..jobstore.journal import BatchRecord, JournalEntry
-from ..jobstore.pickup import collectable
+from ..pickup import collectable
 
 MAX_CARDS = 12  # earlier jobs shown at once, newest first
 UNKNOWN_TEXT = (

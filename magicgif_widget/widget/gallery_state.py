@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..client.batch import BatchProgress, BatchResults
+from ..batching import BatchProgress, BatchResults
 from ..client.errors import CreateOutcomeUnknown, MagicHourError, ValidationError
 from ..client.models import Created, ImageProject, Retrying, StatusChanged
 from ..client.validation import check_style

@@ -19,12 +19,12 @@ import anywidget
 import traitlets as t
 
 from .. import progress as bar
-from ..client import AsyncClient, Client
-from ..client.batch import BatchResults, check_concurrency
+from ..batching.results import BatchResults, check_concurrency
 from ..client.errors import ClientClosedError, MagicHourError, ValidationError
 from ..client.limits import SpendLimit, limits_for
 from ..client.settings import SandboxWarning, Settings, default_settings
 from ..client.validation import check_output_format, check_positive
+from ..clients import AsyncClient, Client
 from ..contract import DEFAULT_FORMAT, OUTPUT_FORMATS, PROMPT_MAX_CHARS
 from . import account, earlier, jobs, not_loaded, notices
 from .account import AccountState

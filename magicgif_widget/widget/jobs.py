@@ -22,15 +22,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..client import AsyncClient
-from ..client.batch import BatchProgress, BatchResults
+from .. import pickup
+from ..batching import BatchProgress, BatchResults
 from ..client.errors import InsufficientCreditsError, ValidationError
 from ..client.models import Created, Event
 from ..client.settings import Settings
 from ..client.timing import History, backend_key
 from ..client.validation import check_name, check_output_format, check_style
+from ..clients import AsyncClient
 from ..contract import DEFAULT_FORMAT
-from ..jobstore import pickup
 from ..jobstore.journal import (
     BatchRecord,
     JobSettings,

@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from ..client import errors
-from ..client.errors import JobFailedError, MagicHourError
+from ..client.errors import MagicHourError
+from ..client.job_errors import JobCanceledError, JobFailedError
 from ..client.models import Retrying
 from ..contract import JOB_ERRORS
 from ..jobstore import advice
@@ -17,8 +18,8 @@ _PREFIXES: dict[type[MagicHourError], str] = {
     errors.AuthenticationError: "The API token was rejected",
     errors.InsufficientCreditsError: "Not enough credits",
     errors.RateLimitError: "Rate limited by Magic Hour",
-    errors.JobFailedError: "The job failed",
-    errors.JobCanceledError: "The job was canceled",
+    JobFailedError: "The job failed",
+    JobCanceledError: "The job was canceled",
     errors.GenerationTimeout: "Gave up waiting",
     errors.NetworkError: "Network problem",
     errors.ServerError: "Magic Hour had a server error",
@@ -53,7 +54,7 @@ def job_failed(exc: JobFailedError) -> str:
     charged = exc.project.credits_charged
     money = "credits refunded" if exc.refunded else f"{charged} credits charged"
     job = f"job {exc.project_id}; " if exc.project_id else ""
-    return f"{_PREFIXES[errors.JobFailedError]}: {line} ({job}{money})"
+    return f"{_PREFIXES[JobFailedError]}: {line} ({job}{money})"
 
 
 def failure(exc: BaseException) -> str:

@@ -13,15 +13,15 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..client.batch import BatchCounts, BatchResults
-from ..client.clients import AsyncClient
-from ..client.errors import MagicHourError, ValidationError
-from ..client.models import ImageProject
-from ..client.options import DEFAULT_GENERATE_TIMEOUT
-from ..client.settings import Settings
-from ..client.workflow import Emit
-from .journal import BatchRecord, JournalEntry, shared_journal
-from .ledger import LEDGER_NAME
+from .batching import BatchCounts, BatchResults
+from .client.errors import MagicHourError, ValidationError
+from .client.models import ImageProject
+from .client.options import DEFAULT_GENERATE_TIMEOUT
+from .client.settings import Settings
+from .client.workflow import Emit
+from .clients import AsyncClient
+from .jobstore.journal import BatchRecord, JournalEntry, shared_journal
+from .jobstore.ledger import LEDGER_NAME
 
 
 def jobs(*, pending_only: bool = False, limit: int | None = 50) -> list[JournalEntry]:

@@ -7,6 +7,7 @@ is plugged in here, and the emulator loads only when a sandbox client first send
 from typing import TYPE_CHECKING
 
 from ._version import __version__
+from .batching import BatchInterrupted, BatchProgress, BatchResults
 from .client import PollPolicy, RetryPolicy, SandboxWarning
 from .client.errors import (
     APIStatusError,
@@ -64,6 +65,9 @@ __all__ = [
     "AsyncClient",
     "AuthenticationError",
     "BadRequestError",
+    "BatchInterrupted",
+    "BatchProgress",
+    "BatchResults",
     "Client",
     "ClientClosedError",
     "Completed",

@@ -47,6 +47,10 @@ def creates(server: Server) -> int:
     return server.requests("create")
 
 
+def pending() -> list[pickup.JournalEntry]:
+    return pickup.jobs(pending_only=True)
+
+
 def kill_mid_render(server: Server, out: Path, prompt: str) -> str:
     """Start ``magicgif generate``, SIGKILL it once its job exists; the job's id."""
     server.reset(render_seconds=4.0)
@@ -58,9 +62,11 @@ def kill_mid_render(server: Server, out: Path, prompt: str) -> str:
         text=True,
     )
     try:
-        wait_for(lambda: creates(server) == 1 and bool(pickup.jobs(pending_only=True)))
-        entry = pickup.jobs(pending_only=True)[0]
-        assert entry.project_id is not None  # the id was written the moment the answer came
+        # The server counts the create before its answer reaches the CLI: wait for the id
+        # in the journal (written on the answer, seconds before the 4 s render ends).
+        wait_for(lambda: creates(server) == 1 and any(e.project_id for e in pending()))
+        entry = pending()[0]
+        assert entry.project_id is not None
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
     finally:

@@ -1,3 +1,4 @@
+// @ts-check
 // magicgif-widget front end: plain ES module for anywidget, no framework, no npm at runtime.
 // State lives in the kernel's traits; the API's limits come from the `limits` trait, the bar's
 // shape from `progress` and `progress_curve`; media arrives as binary message chunks, or
@@ -94,13 +95,8 @@
  * @property {{after_ms?: number, text?: string}} unanswered  what to say when the kernel
  *   does not answer the view's hello
  *
- * @typedef {object} Model  anywidget's model: Backbone's in Jupyter, its own in marimo.
- * @property {<K extends keyof Traits>(key: K) => Traits[K]} get
- * @property {<K extends keyof Traits>(key: K, value: Traits[K]) => void} set
- * @property {() => void} save_changes
- * @property {(content: object) => void} send
- * @property {(name: string, fn: (...args: any[]) => void) => void} on  one event name
- * @property {(name: string, fn: (...args: any[]) => void) => void} off
+ * @typedef {import("@anywidget/types").AnyModel<Traits>} Model  anywidget's model (Backbone's
+ *   in Jupyter, its own in marimo), typed by the package anywidget publishes
  *
  * @typedef {object} Context  What every part of one view shares.
  * @property {Model} model
@@ -273,6 +269,17 @@ class MediaCache {
       this.arm(msg.req, entry);
     }
   }
+  /** Revoke and drop each URL whose key the traits no longer show (the kernel's store has
+   * dropped its file too), so a long session does not keep every result it ever drew.
+   * @param {Iterable<string>} keys */
+  retain(keys) {
+    const keep = new Set(keys);
+    for (const [key, promise] of [...this.urls]) {
+      if (keep.has(key)) continue;
+      this.urls.delete(key);
+      promise.then((url) => URL.revokeObjectURL(url), () => {});
+    }
+  }
   dispose() {
     this.model.off("msg:custom", this.onMessage);
     for (const promise of this.urls.values()) promise.then((url) => URL.revokeObjectURL(url), () => {});
@@ -283,6 +290,15 @@ class MediaCache {
     }
     this.pending.clear();
   }
+}
+
+/** The media keys the traits show: the result, the history, the gallery's finished cards.
+ * @param {MediaEntry | {}} media @param {MediaEntry[]} history @param {Card[]} gallery
+ * @returns {string[]} */
+function shownKeys(media, history, gallery) {
+  const keys = "key" in media && media.key ? [media.key] : [];
+  for (const item of [...history, ...gallery]) if (item.key) keys.push(item.key);
+  return keys;
 }
 
 /** @typedef {{cache: MediaCache, views: number, timer: any, closed: boolean, rescue: (() => void) | null}} Shared */
@@ -303,6 +319,9 @@ function sharedCache(model) {
       created.closed = true;
       created.rescue?.();
     });
+    const retain = () =>
+      created.cache.retain(shownKeys(model.get("media"), model.get("history"), model.get("gallery")));
+    for (const name of ["media", "history", "gallery"]) model.on(`change:${name}`, retain);
     caches.set(model, created);
     entry = created;
   }
@@ -337,8 +356,9 @@ const RESCUE_CHECKS_MS = [300, 600]; // no view for this long (twice) while the 
 /** The static outputs of this widget on the page. @param {string} id @returns {HTMLElement[]} */
 function stillsOf(id) {
   if (!id) return [];
-  return [...document.querySelectorAll(`[data-magicgif-still="${CSS.escape(id)}"]`)].filter(
-    (node) => node instanceof HTMLElement && node.isConnected,
+  const found = document.querySelectorAll(`[data-magicgif-still="${CSS.escape(id)}"]`);
+  return [...found].filter(
+    /** @returns {node is HTMLElement} */ (node) => node instanceof HTMLElement && node.isConnected,
   );
 }
 
@@ -595,6 +615,10 @@ function earlierJobs(ctx) {
   return { nodes: [section], events: "change:earlier_jobs change:running", update };
 }
 
+/** Ctrl+Enter (Cmd+Enter on a Mac) in the prompt generates; plain Enter is a new line (a
+ * gallery's next prompt). @param {{key: string, ctrlKey: boolean, metaKey: boolean, isComposing?: boolean}} event */
+const isSubmitKey = (event) => event.key === "Enter" && (event.ctrlKey || event.metaKey) && !event.isComposing;
+
 /** Prompt, format, name, gallery mode, Generate and Cancel. @param {Context} ctx @returns {Part} */
 function form(ctx) {
   const { model, limits, id } = ctx;
@@ -633,7 +657,7 @@ function form(ctx) {
     count();
   });
   prompt.addEventListener("keydown", (event) => {
-    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+    if (isSubmitKey(event)) {
       event.preventDefault();
       if (!model.get("running")) start();
     }
@@ -1051,4 +1075,8 @@ function render({ model, el, signal, rescued = false }) {
   return dispose;
 }
 
-export default { render };
+// The pure parts, for js/tests (node --test); anywidget uses only the default export.
+export { MediaCache, caption, chars, isSubmitKey, label, shownKeys };
+
+/** @type {import("@anywidget/types").AnyWidget<Traits>} */
+export default { render: ({ model, el, signal }) => render({ model, el, signal }) };

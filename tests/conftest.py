@@ -97,7 +97,29 @@ def leftovers(directory: Path) -> list[str]:
 PROMPT = {"prompt": "Cute dancing cat, pixel art"}
 
 
+KERNEL_FIXTURES = {"kernels", "kernel"}
+SLOW_FILES = {
+    "test_properties.py",
+    "test_schemathesis.py",
+    "test_packaging.py",
+    "test_light_install.py",
+}
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Browser tests last: they are the slowest, and Playwright's sync API keeps an event
+    """Mark each test ``browser``, ``kernel`` or ``slow`` by where it lives and what it uses;
+    browser tests run last: they are the slowest, and Playwright's sync API keeps an event
     loop running in the main thread while its fixtures live."""
+    for item in items:
+        if "e2e" in item.path.parts:
+            item.add_marker(pytest.mark.browser)
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if (
+            item.path.suffix == ".ipynb"
+            or item.path.name == "test_kernel.py"
+            or (fixtures & KERNEL_FIXTURES)
+        ):
+            item.add_marker(pytest.mark.kernel)
+        if item.path.name in SLOW_FILES:
+            item.add_marker(pytest.mark.slow)
     items.sort(key=lambda item: "e2e" in item.path.parts)

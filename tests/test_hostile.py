@@ -7,12 +7,14 @@ Each row of ``HOSTILE`` scripts one answer; add a row to add a case.
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from starlette.responses import JSONResponse, RedirectResponse
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from magicgif_widget import (
     APIStatusError,
@@ -28,6 +30,17 @@ from magicgif_widget.emulator import BackgroundServer
 
 from .conftest import FAST_POLL, FAST_RETRY, PROMPT
 from .scripted import GIF, PID, Answer, Scripted, endless, project, raw
+
+
+def gzipped(answer: Answer) -> Answer:
+    """``answer`` sent gzip-compressed, as a proxy might."""
+
+    def send(request: Request) -> Response:
+        body = bytes(answer(request).body)
+        headers = {"content-encoding": "gzip"}
+        return Response(gzip.compress(body), media_type="application/json", headers=headers)
+
+    return send
 
 
 @dataclass(frozen=True)
@@ -248,6 +261,15 @@ HOSTILE = [
         "declares",
     ),
     Hostile("poll-endless-json", "poll", endless, InvalidResponseError, "exceeds"),
+    # -- a compressed answer is read decoded, and bounded decoded (a small gzip "bomb") ------
+    Hostile("poll-gzip", "poll", gzipped(project("complete")), None),
+    Hostile(
+        "poll-gzip-bomb",
+        "poll",
+        raw(gzip.compress(b" " * (5 * 1024 * 1024)), **{"content-encoding": "gzip"}),
+        InvalidResponseError,
+        "exceeds",
+    ),
     Hostile(
         "create-huge-json",
         "create",

@@ -224,10 +224,22 @@ class Transport:
                 if size > MAX_API_BODY:
                     raise _TooLarge(f"the answer exceeds {MAX_API_BODY} bytes")
                 parts.append(part)
-            response._content = b"".join(parts)  # what Response.aread() stores
         finally:
             await response.aclose()
-        return response
+        # The bounded, decoded body in a response of its own (httpx's public way to hold one;
+        # its encoding headers go, or httpx would decode the body again).
+        kept = [
+            (key, value)
+            for key, value in response.headers.multi_items()
+            if key.lower() not in ("content-encoding", "content-length")
+        ]
+        return httpx.Response(
+            response.status_code,
+            headers=kept,
+            content=b"".join(parts),
+            request=request,
+            extensions=response.extensions,
+        )
 
     async def _pause(
         self,

@@ -55,3 +55,29 @@ def test_a_client_used_without_a_name_stays_open_for_the_call(server: Server, tm
         ["a", "b"], download_directory=tmp_path / "b", progress=False
     )
     assert len(many.completed) == 2
+
+
+def test_close_during_a_create_s_round_trip_waits_for_its_id(client_kwargs, server, tmp_path):
+    """A close while a create's answer is on its way lets the workflow's grace learn the id:
+    the error names the job that was paid for (the create's own task is not cut off)."""
+    server.reset(render_seconds=30)
+    server.fault(route="create", kind="delay", seconds=0.8)
+    client = Client(**client_kwargs)
+    caught: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            client.v1.ai_gif_generator.generate(style=PROMPT, download_directory=tmp_path)
+        except BaseException as exc:
+            caught.append(exc)
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    while server.stats()["faults_applied"] == 0:  # the create is held by the delay
+        time.sleep(0.01)
+    client.close()
+    thread.join(5)
+    assert not thread.is_alive()
+    assert isinstance(caught[0], ClientClosedError)
+    assert caught[0].project_id in server.emulator.store.jobs
+    assert server.requests("create") == 1

@@ -37,6 +37,7 @@ class LoopThread:
 
     def __init__(self, name: str = "magicgif-loop") -> None:
         self.loop = asyncio.new_event_loop()
+        self._calls: set[asyncio.Task[Any]] = set()  # the calls running, not their inner tasks
         self._thread = threading.Thread(target=self._main, name=name, daemon=True)
         self._thread.start()
 
@@ -110,16 +111,30 @@ class LoopThread:
             events.put(event)
 
         async def main() -> R:
-            return await factory(emit)
+            task = asyncio.current_task()
+            assert task is not None
+            self._calls.add(task)
+            try:
+                return await factory(emit)
+            finally:
+                self._calls.discard(task)
 
         return asyncio.run_coroutine_threadsafe(main(), self.loop)
 
     def stop(self, cleanup: Callable[[], Coroutine[Any, Any, Any]] | None = None) -> None:
-        """Cancel what still runs, await ``cleanup()``, stop the loop, join (idempotent)."""
+        """Cancel what still runs, await ``cleanup()``, stop the loop, join (idempotent).
+
+        The calls are canceled first and awaited, so a workflow's own grace for an in-flight
+        create still learns the job's id; whatever else is left is canceled after them.
+        """
         if self.loop.is_closed():
             return
 
         async def shutdown() -> None:
+            calls = list(self._calls)
+            for call in calls:
+                call.cancel()
+            await asyncio.gather(*calls, return_exceptions=True)
             tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
             for task in tasks:
                 task.cancel()

@@ -23,9 +23,8 @@ def test_calls_after_close_raise_a_typed_error(client_kwargs, server: Server):
     assert server.stats()["requests"] == {}
 
 
-def test_close_while_another_thread_waits_keeps_the_project_id(client_kwargs, server, tmp_path):
-    server.reset(render_seconds=30)
-    client = Client(**client_kwargs)
+def close_during_generate(client: Client, tmp_path, started) -> BaseException:
+    """Run ``generate`` in another thread, close the client once ``started()``; its error."""
     caught: list[BaseException] = []
 
     def worker() -> None:
@@ -36,13 +35,20 @@ def test_close_while_another_thread_waits_keeps_the_project_id(client_kwargs, se
 
     thread = threading.Thread(target=worker)
     thread.start()
-    while server.stats()["creates"] == 0:
-        time.sleep(0.02)
+    while not started():
+        time.sleep(0.01)
     client.close()
     thread.join(5)
     assert not thread.is_alive()
-    assert isinstance(caught[0], ClientClosedError)
-    assert caught[0].project_id in server.emulator.store.jobs
+    return caught[0]
+
+
+def test_close_while_another_thread_waits_keeps_the_project_id(client_kwargs, server, tmp_path):
+    server.reset(render_seconds=30)
+    client = Client(**client_kwargs)
+    error = close_during_generate(client, tmp_path, lambda: server.stats()["creates"] > 0)
+    assert isinstance(error, ClientClosedError)
+    assert error.project_id in server.emulator.store.jobs
 
 
 def test_a_client_used_without_a_name_stays_open_for_the_call(server: Server, tmp_path):
@@ -63,21 +69,8 @@ def test_close_during_a_create_s_round_trip_waits_for_its_id(client_kwargs, serv
     server.reset(render_seconds=30)
     server.fault(route="create", kind="delay", seconds=0.8)
     client = Client(**client_kwargs)
-    caught: list[BaseException] = []
-
-    def worker() -> None:
-        try:
-            client.v1.ai_gif_generator.generate(style=PROMPT, download_directory=tmp_path)
-        except BaseException as exc:
-            caught.append(exc)
-
-    thread = threading.Thread(target=worker)
-    thread.start()
-    while server.stats()["faults_applied"] == 0:  # the create is held by the delay
-        time.sleep(0.01)
-    client.close()
-    thread.join(5)
-    assert not thread.is_alive()
-    assert isinstance(caught[0], ClientClosedError)
-    assert caught[0].project_id in server.emulator.store.jobs
+    # The create is held by the delay when the close comes.
+    error = close_during_generate(client, tmp_path, lambda: server.stats()["faults_applied"] > 0)
+    assert isinstance(error, ClientClosedError)
+    assert error.project_id in server.emulator.store.jobs
     assert server.requests("create") == 1

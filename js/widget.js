@@ -185,6 +185,9 @@ function fromBase64(text) {
   return bytes;
 }
 
+/** Revoke a Blob URL once it exists (a failed fetch made none). @param {Promise<string>} url */
+const revoke = (url) => url.then((made) => URL.revokeObjectURL(made), () => {});
+
 /** Fetches media by key from the kernel; chunks are reassembled into one Blob URL.
  * Every request has a deadline, renewed by each chunk: a silent kernel ends in an error. */
 class MediaCache {
@@ -277,12 +280,12 @@ class MediaCache {
     for (const [key, promise] of [...this.urls]) {
       if (keep.has(key)) continue;
       this.urls.delete(key);
-      promise.then((url) => URL.revokeObjectURL(url), () => {});
+      revoke(promise);
     }
   }
   dispose() {
     this.model.off("msg:custom", this.onMessage);
-    for (const promise of this.urls.values()) promise.then((url) => URL.revokeObjectURL(url), () => {});
+    for (const promise of this.urls.values()) revoke(promise);
     this.urls.clear();
     for (const entry of this.pending.values()) {
       clearTimeout(entry.timer);

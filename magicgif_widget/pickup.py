@@ -15,10 +15,9 @@ from typing import Any
 
 from .batching import BatchCounts, BatchResults
 from .client.errors import MagicHourError, ValidationError
-from .client.models import ImageProject
+from .client.models import Emit, ImageProject
 from .client.options import DEFAULT_GENERATE_TIMEOUT
 from .client.settings import Settings
-from .client.workflow import Emit
 from .clients import AsyncClient
 from .jobstore.journal import BatchRecord, JournalEntry, shared_journal
 from .jobstore.ledger import LEDGER_NAME

@@ -17,7 +17,7 @@ import httpx
 
 from ..contract import MEDIA_TYPES
 from .errors import DownloadError
-from .models import Download, DownloadProgress, Event, ImageProject
+from .models import Download, DownloadProgress, Emit, ImageProject
 from .settings import parse_retry_after
 from .transport import Transient, Transport, transient_status
 
@@ -30,7 +30,6 @@ _MEDIA_EXT = {media: ext for ext, media in MEDIA_TYPES.items()} | {"image/png": 
 MEDIA_EXTENSIONS = frozenset({*MEDIA_TYPES, "png", "jpg", "jpeg", "webp", "mov"})
 NOT_MEDIA = ("text/html", "application/json", "text/plain", "application/xml", "text/xml")
 
-Emit = Callable[[Event], None]
 Refresh = Callable[[], Awaitable[ImageProject]]
 Adopt = Callable[[str, int], bool]  # (file name, size): is this placed file the output?
 

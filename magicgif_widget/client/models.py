@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, Literal, Union
@@ -270,3 +271,4 @@ class Completed:
 
 
 Event = Union[Created, StatusChanged, Retrying, DownloadProgress, Completed]  # noqa: UP007
+Emit = Callable[[Event], None]  # what receives a workflow's events

@@ -6,14 +6,11 @@ The API client records nothing itself; ``magicgif_widget.Client`` passes the job
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, Protocol
 
 from .errors import MagicHourError
-from .models import Event
+from .models import Emit, Event
 from .settings import Settings
-
-Emit = Callable[[Event], None]
 
 
 class JobRecord(Protocol):

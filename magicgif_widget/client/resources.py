@@ -17,7 +17,7 @@ from . import validation as check
 from . import workflow
 from .endpoints import Endpoints, project_path
 from .errors import MagicHourError, NetworkError, ValidationError
-from .models import Account, CreateResponse, Event, ImageProject, UploadUrlsResponse
+from .models import Account, CreateResponse, Emit, Event, ImageProject, UploadUrlsResponse
 from .options import DEFAULT_GENERATE_TIMEOUT, GenerateOptions, RequestOptions
 from .options import check_request_options as _options
 from .records import NO_RECORDS, JobRecords
@@ -52,7 +52,7 @@ class AsyncImageProjects:
         *,
         timeout: float | None = DEFAULT_GENERATE_TIMEOUT,
         poll_interval: float | PollPolicy | None = None,
-        on_event: workflow.Emit | None = None,
+        on_event: Emit | None = None,
     ) -> ImageProject:
         """Wait for an existing project and download its outputs, as ``generate`` does.
 
@@ -85,7 +85,7 @@ class AsyncAiGifGenerator:
         name: str | None = None,
         output_format: str | None = None,
         request_options: RequestOptions | None = None,
-        on_event: workflow.Emit | None = None,
+        on_event: Emit | None = None,
     ) -> CreateResponse:
         """Start a job (costs credits); returns its id. Never re-sent if it may have arrived."""
         options = GenerateOptions.check(
@@ -104,7 +104,7 @@ class AsyncAiGifGenerator:
         download_directory: str | os.PathLike[str] | None = None,
         timeout: float | None = DEFAULT_GENERATE_TIMEOUT,
         poll_interval: float | PollPolicy | None = None,
-        on_event: workflow.Emit | None = None,
+        on_event: Emit | None = None,
         request_options: RequestOptions | None = None,
     ) -> ImageProject:
         """Create a job, wait for it, download its outputs; raises typed errors with the id.

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable
 from typing import Any, Protocol, TypeVar
 
 from .download import download_all
@@ -20,7 +20,7 @@ from .errors import (
     SpendLimitError,
 )
 from .job_errors import JobCanceledError, JobFailedError
-from .models import Completed, Created, CreateResponse, Event, ImageProject, StatusChanged
+from .models import Completed, Created, CreateResponse, Emit, Event, ImageProject, StatusChanged
 from .options import GenerateOptions
 from .records import JobRecord, JobRecords
 from .settings import PollPolicy
@@ -29,7 +29,6 @@ from .transport import OnRetry, Transport
 
 log = logging.getLogger("magicgif_widget")
 
-Emit = Callable[[Event], None]
 T = TypeVar("T")
 CREATE_GRACE = 2.0  # seconds a canceled workflow still waits for an in-flight create's answer
 

@@ -7,7 +7,6 @@ only as long as their process.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any
 
 from ..client.errors import (
@@ -16,12 +15,11 @@ from ..client.errors import (
     MagicHourError,
     SpendLimitError,
 )
-from ..client.models import Completed, Created, Event, StatusChanged
+from ..client.models import Completed, Created, Emit, Event, StatusChanged
 from ..client.settings import Settings
 from .journal import Journal, JournalError, server_for, shared_journal
 
 log = logging.getLogger("magicgif_widget")
-Emit = Callable[[Event], None]
 
 
 class Recorder:

@@ -26,11 +26,12 @@ from ..client.settings import SandboxWarning, Settings, default_settings
 from ..client.validation import check_output_format, check_positive
 from ..clients import AsyncClient, Client
 from ..contract import DEFAULT_FORMAT, OUTPUT_FORMATS, PROMPT_MAX_CHARS
-from . import account, earlier, jobs, not_loaded, notices
+from . import account, earlier, journal_reads, not_loaded, notices
 from .account import AccountState
 from .gallery_state import MAX_GALLERY
 from .jobs import Jobs
 from .media import MEDIA_TIMEOUT, MediaStore, Result
+from .request import estimate, request
 from .stills import StillOutput
 
 
@@ -147,7 +148,7 @@ class GifWidget(anywidget.AnyWidget):
             },
             sandbox=settings.sandbox,
             account=account.line(AccountState(sandbox=settings.sandbox)),
-            render_estimate=jobs.estimate(settings, fmt),
+            render_estimate=estimate(settings, fmt),
             **kwargs,
         )
         self.download_directory = Path(download_directory or Path.cwd() / "magicgif-output")
@@ -179,7 +180,7 @@ class GifWidget(anywidget.AnyWidget):
         if self._jobs.busy():
             return self._jobs.current()
         try:
-            job = jobs.request(self.prompt, self.name, self.output_format, self.gallery_mode)
+            job = request(self.prompt, self.name, self.output_format, self.gallery_mode)
         except ValidationError as exc:
             self.error = notices.friendly(exc)
             raise
@@ -209,11 +210,11 @@ class GifWidget(anywidget.AnyWidget):
         entry = None
         if problem is None:
             try:
-                entry = jobs.journal_entry(project_id)
+                entry = journal_reads.entry(project_id)
             except MagicHourError as exc:
                 self.error = notices.friendly(exc)
                 raise
-            problem = jobs.uncollectable(entry, project_id, self._jobs.server)
+            problem = journal_reads.uncollectable(entry, project_id, self._jobs.server)
         if problem is not None or entry is None:
             self.error = f"Cannot collect: {problem}"
             raise ValidationError("project_id", str(problem))
@@ -239,7 +240,7 @@ class GifWidget(anywidget.AnyWidget):
         if any(c.get("id") == ref and c.get("kind") == "gallery" for c in self.earlier_jobs):
             return True
         try:
-            return jobs.journal_batch(ref) is not None
+            return journal_reads.batch(ref) is not None
         except MagicHourError:
             return False
 
@@ -252,7 +253,7 @@ class GifWidget(anywidget.AnyWidget):
         if self._jobs.busy():
             return None, "a job is running in this widget; wait for it or cancel it first"
         try:
-            record = jobs.journal_batch(ref)
+            record = journal_reads.batch(ref)
         except MagicHourError as exc:
             self.error = notices.friendly(exc)
             raise
@@ -266,7 +267,7 @@ class GifWidget(anywidget.AnyWidget):
         """Forget an earlier job (its card's id): the journal marks it dismissed and the card
         goes. Returns False when the journal had nothing to dismiss."""
         try:
-            done = False if self.sandbox else jobs.dismiss(project_id)
+            done = False if self.sandbox else journal_reads.dismiss(project_id)
         except MagicHourError as exc:
             self.error = notices.friendly(exc)
             raise

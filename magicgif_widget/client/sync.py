@@ -23,7 +23,10 @@ log = logging.getLogger("magicgif_widget")
 
 P = ParamSpec("P")
 R = TypeVar("R")
-TICK = 0.05  # seconds between checks for events and Ctrl-C
+# Events and the end of a call wake the caller at once; this bounds how long a Ctrl-C waits
+# where a lock wait cannot be interrupted (Windows). On POSIX the signal interrupts the wait.
+TICK = 0.1
+_DONE = object()  # put on a call's event queue when the call has ended
 CANCEL_GRACE = 5.0  # seconds to let canceled work finish (it may be learning a job's id)
 
 # Events are the workflow's ``Event``s or a batch's ``BatchProgress``: relayed, never inspected
@@ -63,12 +66,9 @@ class LoopThread:
         box: dict[str, str] = {}
         future = self._submit(factory, events, box)
         try:
-            while True:
-                _drain(events, on_event)
-                done, _ = concurrent.futures.wait([future], timeout=TICK)
-                if done:
-                    _drain(events, on_event)
-                    return _result(future, box)
+            for event in _until_done(events):
+                _deliver(event, on_event)
+            return _result(future, box)
         except KeyboardInterrupt:
             future.cancel()
             concurrent.futures.wait([future], timeout=CANCEL_GRACE)
@@ -80,15 +80,8 @@ class LoopThread:
         box: dict[str, str] = {}
         future = self._submit(factory, events, box)
         try:
-            while True:
-                try:
-                    yield events.get(timeout=TICK)
-                    continue
-                except queue.Empty:
-                    pass
-                if future.done() and events.empty():
-                    _result(future, box)
-                    return
+            yield from _until_done(events)
+            _result(future, box)
         except KeyboardInterrupt:
             future.cancel()
             concurrent.futures.wait([future], timeout=CANCEL_GRACE)
@@ -119,7 +112,9 @@ class LoopThread:
             finally:
                 self._calls.discard(task)
 
-        return asyncio.run_coroutine_threadsafe(main(), self.loop)
+        future = asyncio.run_coroutine_threadsafe(main(), self.loop)
+        future.add_done_callback(lambda _future: events.put(_DONE))  # after every event
+        return future
 
     def stop(self, cleanup: Callable[[], Coroutine[Any, Any, Any]] | None = None) -> None:
         """Cancel what still runs, await ``cleanup()``, stop the loop, join (idempotent).
@@ -163,18 +158,25 @@ def _result(future: concurrent.futures.Future[R], box: dict[str, str]) -> R:
         ) from None
 
 
-def _drain(events: queue.SimpleQueue[Any], on_event: Emit | None) -> None:
+def _until_done(events: queue.SimpleQueue[Any]) -> Iterator[Any]:
+    """A call's events as they come, until it has ended (woken by each, not by a timer)."""
     while True:
         try:
-            event = events.get_nowait()
+            event = events.get(timeout=TICK)
         except queue.Empty:
-            return
-        if on_event is None:
             continue
-        try:
-            on_event(event)
-        except Exception:  # a broken progress callback must not lose the job
-            log.exception("progress callback failed on %s event; ignored", event.kind)
+        if event is _DONE:
+            return
+        yield event
+
+
+def _deliver(event: Any, on_event: Emit | None) -> None:
+    if on_event is None:
+        return
+    try:
+        on_event(event)
+    except Exception:  # a broken progress callback must not lose the job
+        log.exception("progress callback failed on %s event; ignored", event.kind)
 
 
 class SyncResource:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from ._version import __version__
 from .batching.results import MAX_CONCURRENCY, check_concurrency
 from .cli_commands import batch_command, emulator_command, generate_command
 from .cli_jobs import add_commands
@@ -36,16 +37,27 @@ def parser() -> argparse.ArgumentParser:
         prog="magicgif",
         description="Magic Hour's AI GIF generator from the command line (offline sandbox "
         "when no MAGIC_HOUR_API_TOKEN is set).",
+        epilog="'magicgif COMMAND --help' lists a command's options.",
     )
-    sub = top.add_subparsers(dest="command", required=True)
+    top.add_argument("--version", action="version", version=f"magicgif {__version__}")
+    sub = top.add_subparsers(dest="command", required=True, title="commands", metavar="COMMAND")
 
     gen = sub.add_parser("generate", help="generate one animation and download it")
     gen.add_argument("prompt", help="what to animate (1 to 500 characters)")
-    gen.add_argument("--format", choices=OUTPUT_FORMATS, default="gif", help="output format")
+    gen.add_argument(
+        "--format", choices=OUTPUT_FORMATS, default="gif", help="output format (default gif)"
+    )
     gen.add_argument("--name", help="a name for the project")
-    gen.add_argument("-o", "--output-dir", default=".", help="download directory (created)")
+    gen.add_argument(
+        "-o",
+        "--output-dir",
+        metavar="DIR",
+        default=".",
+        help="download directory, created if missing (default: the current one)",
+    )
     gen.add_argument(
         "--timeout",
+        metavar="S",
         type=_seconds,
         default=900.0,
         help="give up waiting after this many seconds (default 900)",
@@ -65,7 +77,9 @@ def parser() -> argparse.ArgumentParser:
     bat.add_argument(
         "file", nargs="?", metavar="FILE", help="prompts, one per line ('-' for stdin)"
     )
-    bat.add_argument("-o", "--output-dir", help="download directory (and ledger) of a new batch")
+    bat.add_argument(
+        "-o", "--output-dir", metavar="DIR", help="download directory (and ledger) of a new batch"
+    )
     bat.add_argument(
         "--resume", metavar="DIR", help="continue the batch or gallery recorded in DIR"
     )
@@ -75,9 +89,18 @@ def parser() -> argparse.ArgumentParser:
         help="with --resume: only collect jobs that exist; create nothing",
     )
     bat.add_argument(
-        "--concurrency", type=_concurrency, default=4, help="jobs at once (default 4, max 64)"
+        "--concurrency",
+        metavar="N",
+        type=_concurrency,
+        default=4,
+        help="jobs at once (default 4, max 64)",
     )
-    bat.add_argument("--format", choices=OUTPUT_FORMATS, default=None, help="default format")
+    bat.add_argument(
+        "--format",
+        choices=OUTPUT_FORMATS,
+        default=None,
+        help="format of the items that name none (default gif)",
+    )
     bat.add_argument(
         "--retry-failed", action="store_true", help="create failed items again (costs credits)"
     )
@@ -87,34 +110,59 @@ def parser() -> argparse.ArgumentParser:
         help="create items whose earlier create went unanswered again (may charge twice)",
     )
     bat.add_argument(
-        "--timeout", type=_seconds, default=900.0, help="per-job limit in seconds (default 900)"
+        "--timeout",
+        metavar="S",
+        type=_seconds,
+        default=900.0,
+        help="per-job limit in seconds (default 900)",
     )
     _spend_limit_flag(bat)
     bat.add_argument("--base-url", default=None, help=argparse.SUPPRESS)
     bat.set_defaults(run=batch_command)
 
+    add_commands(sub)  # jobs, resume, account
     emu = sub.add_parser("emulator", help="serve the API emulator over HTTP (tests, benchmarks)")
-    emu.add_argument("--host", default="127.0.0.1")
-    emu.add_argument("--port", type=int, default=8000)
+    emu.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    emu.add_argument("--port", metavar="N", type=int, default=8000, help="port (default 8000)")
     emu.add_argument(
-        "--render-seconds", type=_seconds, default=2.0, help="every job's exact time (default 2)"
+        "--render-seconds",
+        metavar="S",
+        type=_seconds,
+        default=2.0,
+        help="every job's exact time (default 2)",
     )
     emu.add_argument(
         "--profile",
         choices=["realistic"],
         help="draw each job's queue wait and render time like Magic Hour's (26 s median)",
     )
-    emu.add_argument("--median", type=_seconds, help="drawn jobs' median seconds, queue included")
-    emu.add_argument("--spread", type=_seconds, help="drawn render times' lognormal sigma")
-    emu.add_argument("--seed", type=int, default=0, help="seed of the drawn times (default 0)")
-    emu.add_argument("--output-file", help="serve this file as every job's output")
-    emu.add_argument("--token", help="demand this Bearer token (or MAGICGIF_EMULATOR_TOKEN)")
-    emu.add_argument("--credits", type=int, default=1_000_000, help="starting credit balance")
     emu.add_argument(
-        "--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"]
+        "--median", metavar="S", type=_seconds, help="drawn jobs' median seconds, queue included"
+    )
+    emu.add_argument(
+        "--spread", metavar="SIGMA", type=_seconds, help="drawn render times' lognormal sigma"
+    )
+    emu.add_argument(
+        "--seed", metavar="N", type=int, default=0, help="seed of the drawn times (default 0)"
+    )
+    emu.add_argument("--output-file", metavar="FILE", help="serve this file as every job's output")
+    emu.add_argument(
+        "--token", metavar="T", help="demand this Bearer token (or MAGICGIF_EMULATOR_TOKEN)"
+    )
+    emu.add_argument(
+        "--credits",
+        metavar="N",
+        type=int,
+        default=1_000_000,
+        help="starting credit balance (default 1000000)",
+    )
+    emu.add_argument(
+        "--log-level",
+        default="warning",
+        choices=["critical", "error", "warning", "info", "debug"],
+        help="uvicorn's log level (default warning)",
     )
     emu.set_defaults(run=emulator_command)
-    add_commands(sub)
     return top
 
 

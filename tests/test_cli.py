@@ -107,3 +107,18 @@ def test_ctrl_c_names_the_job_and_exits_130(tmp_path: Path):
         assert time.monotonic() - t0 < 3
         assert gen.returncode == 130
         assert f"project {project_id} continues on the server" in rest
+
+
+def test_help_lists_the_commands_as_the_readme_does_and_version_prints(capsys):
+    from magicgif_widget import __version__
+    from magicgif_widget.cli import main, parser
+
+    text = parser().format_help()
+    order = ["generate", "batch", "jobs", "resume", "account", "emulator"]
+    assert [text.index(f"    {name}  ") for name in order] == sorted(
+        text.index(f"    {name}  ") for name in order
+    )
+    assert "{generate," not in text
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out == f"magicgif {__version__}\n"

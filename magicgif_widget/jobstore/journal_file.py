@@ -43,7 +43,7 @@ def opening(where: Path) -> Iterator[None]:
     with oserrors(where):
         where.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         try:
-            lock_fd = store.file_lock(where.with_name(where.name + ".lock"), wait=OPEN_WAIT)
+            lock = store.file_lock(where.with_name(where.name + ".lock"), wait=OPEN_WAIT)
         except store.LockHeld as held:
             raise JournalError(
                 f"cannot use the job journal {where}: process {held.holder} has been "
@@ -54,8 +54,7 @@ def opening(where: Path) -> Iterator[None]:
     try:
         yield
     finally:
-        if lock_fd is not None:
-            os.close(lock_fd)
+        lock.release()
 
 
 def connect_or_move_aside(where: Path) -> tuple[sqlite3.Connection, Path | None]:

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from filelock import BaseFileLock
+
 from . import migrations
 from . import sqlite_store as store
 
@@ -162,7 +164,7 @@ class Ledger:
         self.directory = directory
         self.path = directory / LEDGER_NAME
         try:
-            self._lock_fd = store.file_lock(directory / LOCK_NAME)
+            self._lock: BaseFileLock | None = store.file_lock(directory / LOCK_NAME)
         except store.LockHeld as held:
             raise LedgerError(
                 f"another magicgif batch (pid {held.holder}) is running in {directory}; wait "
@@ -299,9 +301,9 @@ class Ledger:
         if db is not None:
             db.close()
             self._db = None  # type: ignore[assignment]
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)  # releases the flock
-            self._lock_fd = None
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def __enter__(self) -> Ledger:
         return self

@@ -17,7 +17,7 @@ from typing import Any, Literal
 from ..client.limits import LONGEST_WINDOW
 from ..contract import CREDITS_PER_GIF, DEFAULT_FORMAT
 from . import journal_schema as schema
-from . import liveness
+from . import liveness, stamps
 from . import sqlite_store as store
 from .journal_entry import JobSettings, server_label
 from .journal_file import JournalError, oserrors
@@ -53,7 +53,7 @@ class JournalCore:
     # -- internals ----------------------------------------------------------------------
 
     def _now(self) -> str:
-        return store.now(self._clock())
+        return stamps.now(self._clock())
 
     @contextlib.contextmanager
     def _guard(self) -> Iterator[sqlite3.Connection]:
@@ -136,7 +136,7 @@ class JournalCore:
             stale = [
                 r["key"]
                 for r in rows
-                if now - store.parse_time(r["created_at"]) > INTENT_WINDOW
+                if now - stamps.parse_time(r["created_at"]) > INTENT_WINDOW
                 or liveness.writer_alive(r["writer"]) is False
             ]
             if stale:
@@ -154,7 +154,7 @@ class JournalCore:
             "WHEN COALESCE(credits_refunded, 0) > 0 THEN 0 "
             "WHEN credits_charged IS NOT NULL THEN credits_charged ELSE ? END), 0) "
             "FROM entries WHERE server=? AND created_at >= ?",
-            (CREDITS_PER_GIF, label, store.now(since)),
+            (CREDITS_PER_GIF, label, stamps.now(since)),
         ).fetchone()
         return int(row[0])
 
@@ -162,17 +162,17 @@ class JournalCore:
         now = self._clock()
         settled = db.execute(
             f"DELETE FROM entries WHERE NOT {schema.PENDING} AND updated_at < ?",
-            (store.now(now - SETTLED_KEEP),),
+            (stamps.now(now - SETTLED_KEEP),),
         ).rowcount
         over = db.execute(
             f"DELETE FROM entries WHERE seq < (SELECT seq FROM entries ORDER BY seq DESC "
             f"LIMIT 1 OFFSET ?) AND NOT ({schema.PENDING} AND created_at >= ?) AND created_at < ?",
-            (MAX_ENTRIES - 1, store.now(now - PENDING_FLOOR), store.now(now - LONGEST_WINDOW)),
+            (MAX_ENTRIES - 1, stamps.now(now - PENDING_FLOOR), stamps.now(now - LONGEST_WINDOW)),
         ).rowcount
         db.execute(
             "DELETE FROM batches WHERE updated_at < ? AND NOT EXISTS "
             "(SELECT 1 FROM entries WHERE entries.batch=batches.id)",
-            (store.now(now - SETTLED_KEEP),),
+            (stamps.now(now - SETTLED_KEEP),),
         )
         return int(settled) + int(over)
 

@@ -8,12 +8,11 @@ import contextlib
 import logging
 import os
 import sqlite3
-import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from . import journal_schema as schema
-from . import migrations
+from . import migrations, stamps
 from . import sqlite_store as store
 
 JOURNAL_NAME = "journal.sqlite3"
@@ -101,7 +100,7 @@ def connect(path: Path) -> sqlite3.Connection:
             fresh = {
                 "app": schema.APP,
                 "schema": str(schema.SCHEMA_VERSION),
-                "created_at": store.now(),
+                "created_at": stamps.now(),
             }
             check_meta(path, store.claim_meta(db, fresh))
         except BaseException:
@@ -122,8 +121,7 @@ def check_meta(path: Path, meta: Mapping[str, str]) -> None:
 
 def move_aside(path: Path) -> Path:
     """Rename a damaged journal (and its -wal, -shm) to ``<name>.corrupt-<time>``; never delete."""
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    aside = path.with_name(f"{path.name}.corrupt-{stamp}-{os.getpid()}")
+    aside = path.with_name(f"{path.name}.corrupt-{stamps.file_stamp()}-{os.getpid()}")
     with oserrors(path):
         for suffix in ("-wal", "-shm"):
             companion = path.with_name(path.name + suffix)

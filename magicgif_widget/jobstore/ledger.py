@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from filelock import BaseFileLock
 
-from . import migrations
+from . import migrations, stamps
 from . import sqlite_store as store
 
 LEDGER_NAME = "magicgif-batch.sqlite3"
@@ -190,7 +190,7 @@ class Ledger:
                 self._db.execute(
                     "UPDATE items SET state='unknown', updated_at=?, error=? "
                     "WHERE state='creating'",
-                    (store.now(), "the run stopped while this create was in flight"),
+                    (stamps.now(), "the run stopped while this create was in flight"),
                 )
         except BaseException:
             self.close()
@@ -203,7 +203,7 @@ class Ledger:
             "server": server,
             "batch": uuid.uuid4().hex,
             "surface": surface,
-            "created_at": store.now(),
+            "created_at": stamps.now(),
         }
         meta = store.claim_meta(self._db, fresh)
         self.batch_id = meta.get("batch", "")
@@ -220,7 +220,7 @@ class Ledger:
 
     def ensure(self, items: list[tuple[str, int, dict[str, Any]]]) -> dict[str, Entry]:
         """Each ``(key, position, request)``'s entry, added as ``pending`` if new (one commit)."""
-        now = store.now()
+        now = stamps.now()
         with store.transaction(self._db) as db:
             db.executemany(
                 "INSERT INTO items (key, position, request, state, updated_at) "
@@ -292,7 +292,8 @@ class Ledger:
 
     def _set(self, key: str, assignments: str, *values: Any) -> None:
         self._db.execute(
-            f"UPDATE items SET {assignments}, updated_at=? WHERE key=?", (*values, store.now(), key)
+            f"UPDATE items SET {assignments}, updated_at=? WHERE key=?",
+            (*values, stamps.now(), key),
         )
 
     def close(self) -> None:

@@ -4,17 +4,15 @@
 ``use_wal`` lets several processes share it; ``claim_meta`` reads, or first writes, the
 ``meta`` table (schema version, owner); ``transaction`` is one short write turn;
 ``translate`` turns sqlite3's errors into a ``StoreError`` whose ``kind`` says what is wrong;
-``file_lock`` holds a file lock (``filelock``: POSIX and Windows); ``now`` and ``parse_time``
-are the files' UTC timestamps.
+``file_lock`` holds a file lock (``filelock``: POSIX and Windows). ``now`` and ``parse_time``
+are ``stamps``' (the files' one timestamp format), kept here for their callers.
 """
 
 from __future__ import annotations
 
-import calendar
 import contextlib
 import os
 import sqlite3
-import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Literal
@@ -22,9 +20,11 @@ from typing import Literal
 from filelock import BaseFileLock, FileLock, Timeout
 
 from ..client.errors import MagicHourError
+from .stamps import TIME_FORMAT as TIME_FORMAT
+from .stamps import now as now
+from .stamps import parse_time as parse_time
 
 BUSY_TIMEOUT_MS = 5000  # how long a statement waits for another connection's write lock
-TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 Kind = Literal["corrupt", "foreign", "unwritable", "busy", "newer"]
 # corrupt     not a database, or a damaged one
@@ -49,16 +49,6 @@ class LockHeld(Exception):
     def __init__(self, holder: str) -> None:
         super().__init__(holder)
         self.holder = holder
-
-
-def now(when: float | None = None) -> str:
-    """``when`` (default: now) as a UTC timestamp of whole seconds, e.g. 2025-01-31T09:30:00Z."""
-    return time.strftime(TIME_FORMAT, time.gmtime(when))
-
-
-def parse_time(text: str) -> float:
-    """Seconds since the epoch of a ``now()`` timestamp."""
-    return float(calendar.timegm(time.strptime(text, TIME_FORMAT)))
 
 
 def kind_of(exc: sqlite3.DatabaseError) -> Kind:

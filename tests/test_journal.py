@@ -20,7 +20,7 @@ import pytest
 from magicgif_widget import Client
 from magicgif_widget.client.models import Created, StatusChanged
 from magicgif_widget.jobstore import journal as journal_module
-from magicgif_widget.jobstore import sqlite_store
+from magicgif_widget.jobstore import sqlite_store, stamps
 from magicgif_widget.jobstore.journal import (
     DATA_ENV,
     INTENT_WINDOW,
@@ -449,6 +449,8 @@ def test_a_corrupt_journal_is_moved_aside_and_a_new_one_started(path):
         assert journal.moved_aside is not None and journal.moved_aside.read_bytes() == junk
         assert journal.moved_aside.parent == path.parent
         assert journal.moved_aside.name.startswith(JOURNAL_NAME + ".corrupt-")
+        stamp, pid = journal.moved_aside.name.removeprefix(JOURNAL_NAME + ".corrupt-").split("-")
+        assert time.strptime(stamp, stamps.FILE_FORMAT) and pid == str(os.getpid())
         assert journal.entries() == []
         key = journal.intent(API, CAT, "widget")
         assert journal.get(key) is not None

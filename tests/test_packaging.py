@@ -75,7 +75,15 @@ def test_video_and_the_http_server_are_extras(wheel: zipfile.ZipFile):
         return {r.name for r in requires if r.marker is None or r.marker.evaluate(env)}
 
     plain = needed("")
-    assert plain == {"anywidget", "httpx", "pillow", "platformdirs", "starlette", "tqdm"}
+    assert plain == {
+        "anywidget",
+        "filelock",
+        "httpx",
+        "pillow",
+        "platformdirs",
+        "starlette",
+        "tqdm",
+    }
     assert needed("video") - plain == {"av"}
     assert needed("emulator") - plain == {"uvicorn"}
 

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from statistics import NormalDist
 
+from filelock import FileLock
+
 from ..contract import OUTPUT_FORMATS, VENDOR_MEDIAN_SECONDS
 from .settings import PollPolicy
 
@@ -219,16 +221,8 @@ class History:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
+        """One writer at a time: this process's threads, then other processes (a file lock)."""
         with _lock:
-            try:
-                import fcntl
-            except ImportError:  # Windows: the atomic rename alone
-                yield
-                return
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.path.with_suffix(".lock"), "a") as handle:
-                fcntl.flock(handle, fcntl.LOCK_EX)
-                try:
-                    yield
-                finally:
-                    fcntl.flock(handle, fcntl.LOCK_UN)
+            with FileLock(self.path.with_suffix(".lock"), mode=0o644):
+                yield

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from ..client.settings import Settings
 from ..contract import DEFAULT_FORMAT, FINAL_STATUSES
-from . import sqlite_store as store
+from . import stamps
 
 # Our statuses, before the server reports one (then it is one of contract.STATUSES):
 # creating     the intent: the create may be in flight
@@ -148,11 +148,11 @@ class JournalEntry:
 
     def age(self, now: float | None = None) -> float:
         """Seconds since the intent was written."""
-        return (time.time() if now is None else now) - store.parse_time(self.created_at)
+        return (time.time() if now is None else now) - stamps.parse_time(self.created_at)
 
     def idle(self, now: float | None = None) -> float:
         """Seconds since the entry last changed."""
-        return (time.time() if now is None else now) - store.parse_time(self.updated_at)
+        return (time.time() if now is None else now) - stamps.parse_time(self.updated_at)
 
     def files_exist(self) -> bool:
         """True when the job's files were collected and are all still on disk."""
@@ -201,4 +201,4 @@ class BatchRecord:
         return max(0, self.total - len({i.position for i in self.items if i.position is not None}))
 
     def age(self, now: float | None = None) -> float:
-        return (time.time() if now is None else now) - store.parse_time(self.created_at)
+        return (time.time() if now is None else now) - stamps.parse_time(self.created_at)

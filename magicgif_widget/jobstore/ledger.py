@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from . import migrations
+from filelock import BaseFileLock
+
+from . import migrations, stamps
 from . import sqlite_store as store
 
 LEDGER_NAME = "magicgif-batch.sqlite3"
@@ -162,7 +164,7 @@ class Ledger:
         self.directory = directory
         self.path = directory / LEDGER_NAME
         try:
-            self._lock_fd = store.file_lock(directory / LOCK_NAME)
+            self._lock: BaseFileLock | None = store.file_lock(directory / LOCK_NAME)
         except store.LockHeld as held:
             raise LedgerError(
                 f"another magicgif batch (pid {held.holder}) is running in {directory}; wait "
@@ -188,7 +190,7 @@ class Ledger:
                 self._db.execute(
                     "UPDATE items SET state='unknown', updated_at=?, error=? "
                     "WHERE state='creating'",
-                    (store.now(), "the run stopped while this create was in flight"),
+                    (stamps.now(), "the run stopped while this create was in flight"),
                 )
         except BaseException:
             self.close()
@@ -201,7 +203,7 @@ class Ledger:
             "server": server,
             "batch": uuid.uuid4().hex,
             "surface": surface,
-            "created_at": store.now(),
+            "created_at": stamps.now(),
         }
         meta = store.claim_meta(self._db, fresh)
         self.batch_id = meta.get("batch", "")
@@ -218,7 +220,7 @@ class Ledger:
 
     def ensure(self, items: list[tuple[str, int, dict[str, Any]]]) -> dict[str, Entry]:
         """Each ``(key, position, request)``'s entry, added as ``pending`` if new (one commit)."""
-        now = store.now()
+        now = stamps.now()
         with store.transaction(self._db) as db:
             db.executemany(
                 "INSERT INTO items (key, position, request, state, updated_at) "
@@ -290,7 +292,8 @@ class Ledger:
 
     def _set(self, key: str, assignments: str, *values: Any) -> None:
         self._db.execute(
-            f"UPDATE items SET {assignments}, updated_at=? WHERE key=?", (*values, store.now(), key)
+            f"UPDATE items SET {assignments}, updated_at=? WHERE key=?",
+            (*values, stamps.now(), key),
         )
 
     def close(self) -> None:
@@ -299,9 +302,9 @@ class Ledger:
         if db is not None:
             db.close()
             self._db = None  # type: ignore[assignment]
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)  # releases the flock
-            self._lock_fd = None
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def __enter__(self) -> Ledger:
         return self

@@ -4,24 +4,27 @@
 ``use_wal`` lets several processes share it; ``claim_meta`` reads, or first writes, the
 ``meta`` table (schema version, owner); ``transaction`` is one short write turn;
 ``translate`` turns sqlite3's errors into a ``StoreError`` whose ``kind`` says what is wrong;
-``file_lock`` holds a ``flock``; ``now`` and ``parse_time`` are the files' UTC timestamps.
+``file_lock`` holds a file lock (``filelock``: POSIX and Windows). ``now`` and ``parse_time``
+are ``stamps``' (the files' one timestamp format), kept here for their callers.
 """
 
 from __future__ import annotations
 
-import calendar
 import contextlib
 import os
 import sqlite3
-import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Literal
 
+from filelock import BaseFileLock, FileLock, Timeout
+
 from ..client.errors import MagicHourError
+from .stamps import TIME_FORMAT as TIME_FORMAT
+from .stamps import now as now
+from .stamps import parse_time as parse_time
 
 BUSY_TIMEOUT_MS = 5000  # how long a statement waits for another connection's write lock
-TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 Kind = Literal["corrupt", "foreign", "unwritable", "busy", "newer"]
 # corrupt     not a database, or a damaged one
@@ -46,16 +49,6 @@ class LockHeld(Exception):
     def __init__(self, holder: str) -> None:
         super().__init__(holder)
         self.holder = holder
-
-
-def now(when: float | None = None) -> str:
-    """``when`` (default: now) as a UTC timestamp of whole seconds, e.g. 2025-01-31T09:30:00Z."""
-    return time.strftime(TIME_FORMAT, time.gmtime(when))
-
-
-def parse_time(text: str) -> float:
-    """Seconds since the epoch of a ``now()`` timestamp."""
-    return float(calendar.timegm(time.strptime(text, TIME_FORMAT)))
 
 
 def kind_of(exc: sqlite3.DatabaseError) -> Kind:
@@ -140,29 +133,29 @@ def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     db.execute("COMMIT")
 
 
-def file_lock(path: Path, *, wait: float = 0.0) -> int | None:
-    """An exclusive ``flock`` on ``path`` (created if missing), held until the fd is closed.
+def file_lock(path: Path, *, wait: float = 0.0) -> BaseFileLock:
+    """An exclusive lock on ``path`` (created if missing), held until its ``release()``.
 
-    Tries for ``wait`` seconds, then raises ``LockHeld``; writes this pid into the file once
-    held. Returns None where ``flock`` does not exist (Windows). ``os.open``'s errors pass.
+    ``filelock``'s: an ``flock`` on POSIX, ``msvcrt.locking`` on Windows; a second lock on the
+    same path is refused in this process too. Tries for ``wait`` seconds, then raises
+    ``LockHeld``; writes this pid into the file once held. ``OSError``s pass.
     """
+    lock = FileLock(path, timeout=wait, mode=0o644)
     try:
-        import fcntl
-    except ImportError:  # Windows: no advisory lock
-        return None
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    deadline = time.monotonic() + wait
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            break
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                holder = os.read(fd, 32).decode(errors="replace").strip() or "another process"
-                os.close(fd)
-                raise LockHeld(holder) from None
-            time.sleep(0.01)
-    with contextlib.suppress(OSError):
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
-    return fd
+        lock.acquire()
+    except Timeout:
+        raise LockHeld(_holder(path)) from None
+    with contextlib.suppress(OSError), open(path, "r+b", buffering=0) as out:
+        out.truncate(0)
+        out.write(str(os.getpid()).encode())
+    return lock
+
+
+def _holder(path: Path) -> str:
+    """The pid a lock's holder wrote into it, else "another process"."""
+    try:
+        with open(path, "rb") as held:
+            text = held.read(32).decode(errors="replace").strip()
+    except OSError:
+        text = ""
+    return text or "another process"

@@ -16,7 +16,7 @@ from .batching.results import BatchInterrupted, normalize
 from .cli_output import SANDBOX_NOTE, BatchLines, Progress
 from .client.errors import ValidationError
 from .client.settings import SANDBOX_BASE_URL, SandboxWarning, Settings, resolve
-from .client.timing import History, backend_key
+from .client.timing import expected_render
 from .jobstore.advice import batch_resume
 
 
@@ -51,8 +51,7 @@ def generate_command(args: argparse.Namespace) -> int:
 def render_estimate(settings: Settings, output_format: str) -> float:
     """Expected seconds of rendering for the bar: what earlier jobs of this backend and format
     took (client/timing.py), else the published median (the sandbox's own, on the sandbox)."""
-    key = backend_key(settings.base_url, settings.sandbox)
-    return History().render_estimate(key, output_format, settings.sandbox)
+    return expected_render(settings.base_url, settings.sandbox, output_format)
 
 
 def read_batch_file(path: str) -> tuple[list[dict[str, Any]], list[int]]:

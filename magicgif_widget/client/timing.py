@@ -226,3 +226,9 @@ class History:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with FileLock(self.path.with_suffix(".lock"), mode=0o644):
                 yield
+
+
+def expected_render(base_url: str, sandbox: bool, output_format: str) -> float:
+    """Expected seconds of rendering on this backend in this format: what its earlier jobs
+    took (the learned history), else the published median (the sandbox's own, on it)."""
+    return History().render_estimate(backend_key(base_url, sandbox), output_format, sandbox)

@@ -9,7 +9,7 @@ from typing import Any
 
 from ..client.errors import ValidationError
 from ..client.settings import Settings
-from ..client.timing import History, backend_key
+from ..client.timing import expected_render
 from ..client.validation import check_name, check_output_format, check_style
 from ..contract import DEFAULT_FORMAT
 from ..jobstore.journal import JobSettings
@@ -56,8 +56,7 @@ def request(prompt: str, name: str, output_format: str, gallery_mode: bool) -> R
 def estimate(settings: Settings, output_format: str) -> float:
     """Expected seconds of rendering, from the poller's model (client/timing.py): what earlier
     jobs of this backend and format took, else the vendor's published median."""
-    key = backend_key(settings.base_url, settings.sandbox)
-    return round(History().render_estimate(key, output_format, settings.sandbox), 2)
+    return round(expected_render(settings.base_url, settings.sandbox, output_format), 2)
 
 
 def fresh_folder(parent: Path, prefix: str) -> Path:

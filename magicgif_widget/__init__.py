@@ -2,15 +2,17 @@
 
 This module wires the parts: the client never imports the emulator; the sandbox transport
 is plugged in here, and the emulator loads only when a sandbox client first sends a request.
+The public names are ``__all__``, listed with a line each in ``docs/api.md``.
 """
 
+import importlib
+import warnings
 from typing import TYPE_CHECKING
 
-from ._version import __version__
+from ._version import __version__ as __version__
 from .batching import BatchInterrupted, BatchProgress, BatchResults
 from .client import PollPolicy, RetryPolicy, SandboxWarning
 from .client.errors import (
-    APIStatusError,
     AuthenticationError,
     BadRequestError,
     ClientClosedError,
@@ -19,7 +21,6 @@ from .client.errors import (
     GenerationInterrupted,
     GenerationTimeout,
     InsufficientCreditsError,
-    InvalidResponseError,
     MagicHourError,
     NetworkError,
     NotFoundError,
@@ -28,18 +29,15 @@ from .client.errors import (
     SpendLimitError,
     ValidationError,
 )
-from .client.job_errors import JobCanceledError, JobError, JobFailedError
+from .client.job_errors import JobCanceledError, JobFailedError
 from .client.limits import SpendLimit
 from .client.models import (
     Account,
     Completed,
     Created,
     CreateResponse,
-    Download,
     DownloadProgress,
-    Event,
     ImageProject,
-    ProjectError,
     Retrying,
     StatusChanged,
 )
@@ -48,6 +46,9 @@ from .clients import AsyncClient, Client
 
 if TYPE_CHECKING:
     import httpx
+
+    from .thumbnails import gallery
+    from .widget import GifWidget
 
 
 def _sandbox_transport() -> "httpx.AsyncBaseTransport":
@@ -60,7 +61,6 @@ def _sandbox_transport() -> "httpx.AsyncBaseTransport":
 plug_sandbox(_sandbox_transport)
 
 __all__ = [
-    "APIStatusError",
     "Account",
     "AsyncClient",
     "AuthenticationError",
@@ -74,24 +74,19 @@ __all__ = [
     "CreateOutcomeUnknown",
     "CreateResponse",
     "Created",
-    "Download",
     "DownloadError",
     "DownloadProgress",
-    "Event",
     "GenerationInterrupted",
     "GenerationTimeout",
     "GifWidget",
     "ImageProject",
     "InsufficientCreditsError",
-    "InvalidResponseError",
     "JobCanceledError",
-    "JobError",
     "JobFailedError",
     "MagicHourError",
     "NetworkError",
     "NotFoundError",
     "PollPolicy",
-    "ProjectError",
     "RateLimitError",
     "RetryPolicy",
     "Retrying",
@@ -101,13 +96,23 @@ __all__ = [
     "SpendLimitError",
     "StatusChanged",
     "ValidationError",
-    "__version__",
     "gallery",
 ]
 
+# Exported by the root up to 0.1.0; served from their modules, with a warning naming them.
+_MOVED = {
+    "APIStatusError": "magicgif_widget.client.errors",
+    "InvalidResponseError": "magicgif_widget.client.errors",
+    "JobError": "magicgif_widget.client.job_errors",
+    "Event": "magicgif_widget.client.models",
+    "Download": "magicgif_widget.client.models",
+    "ProjectError": "magicgif_widget.client.models",
+}
+
 
 def __getattr__(name: str) -> object:
-    """``GifWidget`` imports anywidget on first use, so the client stays light to import."""
+    """``GifWidget`` and ``gallery`` import anywidget and IPython on first use, so the client
+    stays light to import; a name moved out of the root warns where it lives now."""
     if name == "GifWidget":
         from .widget import GifWidget
 
@@ -116,4 +121,12 @@ def __getattr__(name: str) -> object:
         from .thumbnails import gallery
 
         return gallery
+    if name in _MOVED:
+        module = _MOVED[name]
+        warnings.warn(
+            f"import {name} from {module}; magicgif_widget no longer exports it",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return getattr(importlib.import_module(module), name)
     raise AttributeError(f"module 'magicgif_widget' has no attribute {name!r}")

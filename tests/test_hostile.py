@@ -17,15 +17,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from magicgif_widget import (
-    APIStatusError,
     Client,
     CreateOutcomeUnknown,
     DownloadError,
     GenerationTimeout,
-    InvalidResponseError,
     MagicHourError,
     ServerError,
 )
+from magicgif_widget.client.errors import APIStatusError, InvalidResponseError
 from magicgif_widget.emulator import BackgroundServer
 
 from .conftest import FAST_POLL, FAST_RETRY, PROMPT

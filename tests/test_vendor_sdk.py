@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import inspect
 import os
 import subprocess
 import sys
@@ -11,8 +12,14 @@ from pathlib import Path
 import pytest
 from magic_hour import AsyncClient as VendorAsync
 from magic_hour import Client as VendorClient
-from make_api_request import ApiError
+from magic_hour.resources.v1.ai_gif_generator.client import (
+    AiGifGeneratorClient,
+    AsyncAiGifGeneratorClient,
+)
+from make_api_request import ApiError, type_utils
 from PIL import Image
+
+from magicgif_widget.batching.generator import AiGifGenerator, AsyncAiGifGenerator
 
 from .conftest import PROMPT, Server
 
@@ -56,6 +63,29 @@ async def main():
 
 asyncio.run(main())
 """
+
+
+@pytest.mark.parametrize(
+    ("ours", "theirs"),
+    [
+        (AiGifGenerator.generate, AiGifGeneratorClient.generate),
+        (AsyncAiGifGenerator.generate, AsyncAiGifGeneratorClient.generate),
+        (AiGifGenerator.create, AiGifGeneratorClient.create),
+        (AsyncAiGifGenerator.create, AsyncAiGifGeneratorClient.create),
+    ],
+    ids=["generate", "async generate", "create", "async create"],
+)
+def test_our_signature_takes_every_vendor_parameter(ours: object, theirs: object):
+    """What ``inspect.signature`` reports (for ``generate``: the ``**params`` that
+    ``client/params.py`` spells out) has each vendor parameter, of the same kind and default.
+    The vendor's ``NOT_GIVEN`` (the field is left out of the body) is our ``None``."""
+    mine = inspect.signature(ours).parameters  # type: ignore[arg-type]
+    for name, vendor in inspect.signature(theirs).parameters.items():  # type: ignore[arg-type]
+        if name == "self":
+            continue
+        default = None if vendor.default is type_utils.NOT_GIVEN else vendor.default
+        assert name in mine, name
+        assert (mine[name].kind, mine[name].default) == (vendor.kind, default), name
 
 
 @pytest.fixture

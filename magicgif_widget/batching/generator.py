@@ -9,19 +9,39 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from ..client import clients, resources, workflow
 from ..client import validation as check
 from ..client.errors import GenerationInterrupted, ValidationError
 from ..client.limits import SpendLimit, limits_for
-from ..client.options import DEFAULT_GENERATE_TIMEOUT, GenerateOptions
+from ..client.options import GenerateOptions
+from ..client.params import DEFAULT_GENERATE_TIMEOUT
 from ..client.settings import PollPolicy
 from ..jobstore.batch_writer import BatchWriter
 from ..jobstore.ledger import LEDGER_NAME, Ledger
 from .bar import BatchBar
 from .results import BatchInterrupted, BatchProgress, BatchResults, check_concurrency, normalize
 from .run import Batch
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+
+class BatchParams(TypedDict, total=False):
+    """The async ``generate_many``'s keywords that the sync one forwards (all but ``items``,
+    ``progress`` and ``on_event``); their defaults are the async signature's."""
+
+    download_directory: str | os.PathLike[str] | None
+    resume: str | os.PathLike[str] | None
+    collect_only: bool
+    concurrency: int
+    output_format: str | None
+    retry_failed: bool
+    retry_unknown: bool
+    spend_limit: int | str | SpendLimit | None
+    timeout: float | None
+    poll_interval: float | PollPolicy | None
 
 
 class AsyncAiGifGenerator(resources.AsyncAiGifGenerator):
@@ -121,7 +141,7 @@ class AiGifGenerator(clients.AiGifGenerator):
         *,
         progress: bool = True,
         on_event: Callable[[BatchProgress], None] | None = None,
-        **kwargs: Any,
+        **kwargs: Unpack[BatchParams],
     ) -> BatchResults:
         """``generate`` for many items at once, resumable; see ``AsyncClient``'s twin.
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import inspect
 import weakref
-from collections.abc import Iterator
-from typing import Any, ClassVar, TypeVar
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import httpx
 
@@ -18,13 +18,18 @@ from .errors import ValidationError
 from .limits import SpendLimit
 from .models import Event
 from .options import GenerateOptions
+from .params import GenerateParams, spelled_out
 from .records import NO_RECORDS, JobRecords
 from .settings import DEFAULT_BASE_URL, PollPolicy, RetryPolicy, Settings, resolve
 from .sync import LoopThread, SyncResource, blocking, blocking_with_events
 from .transport import Transport
 
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
 A = TypeVar("A", bound="AsyncClient")
 C = TypeVar("C", bound="Client")
+# The async stream's keywords, as ``spelled_out`` shows them: style and ``GenerateParams``.
 STREAM_ARGUMENTS = frozenset(inspect.signature(resources.AsyncAiGifGenerator.stream).parameters) - {
     "self"
 }
@@ -152,12 +157,15 @@ class AiGifGenerator(SyncResource):
     create = blocking_with_events(resources.AsyncAiGifGenerator.create)
     generate = blocking_with_events(resources.AsyncAiGifGenerator.generate)
 
-    def stream(self, **kwargs: Any) -> Iterator[Event]:
+    @spelled_out
+    def stream(
+        self, *, style: Mapping[str, Any], **params: Unpack[GenerateParams]
+    ) -> Iterator[Event]:
         """``generate`` as an iterator of events, ending with ``Completed``; errors come last."""
-        unknown = set(kwargs) - STREAM_ARGUMENTS
+        unknown = {"style", *params} - STREAM_ARGUMENTS
         if unknown:
             raise TypeError(f"stream() got unexpected arguments: {', '.join(sorted(unknown))}")
-        options = GenerateOptions.check(**kwargs)  # checked here, before any request
+        options = GenerateOptions.check(style=style, **params)  # checked here, before any request
         api = self._inner._api
         return self._runner.iterate(lambda emit: workflow.generate(api, options, emit))
 

@@ -1,23 +1,27 @@
 """One generate call's arguments, checked once: what to create, how to wait and download.
 
 ``generate``, ``stream``, ``check_result``, the sync client and batches all build a
-``GenerateOptions`` here and hand it to the workflow; nothing else re-checks them.
+``GenerateOptions`` here and hand it to the workflow; nothing else re-checks them. The
+keywords themselves and their defaults are said once, in ``params``.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import validation as check
 from .download import Adopt
 from .errors import ValidationError
+from .params import DEFAULT_GENERATE_TIMEOUT as DEFAULT_GENERATE_TIMEOUT
+from .params import GenerateParams, WaitParams, with_defaults
 from .settings import PollPolicy
 
-DEFAULT_GENERATE_TIMEOUT = 900.0  # seconds: create to downloaded file
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
 RequestOptions = Mapping[str, Any]
 
 
@@ -43,49 +47,33 @@ class GenerateOptions:
         cls,
         *,
         style: Mapping[str, Any],
-        name: str | None = None,
-        output_format: str | None = None,
-        wait_for_completion: bool = True,
-        download_outputs: bool = True,
-        download_directory: str | os.PathLike[str] | None = None,
-        timeout: float | None = DEFAULT_GENERATE_TIMEOUT,
-        poll_interval: float | PollPolicy | None = None,
         request_options: RequestOptions | None = None,
+        **params: Unpack[GenerateParams],
     ) -> GenerateOptions:
-        """``generate``'s arguments, checked (a ``ValidationError`` names the field at fault)."""
-        body = create_body(style, name, output_format)
+        """``generate``'s arguments, checked (a ``ValidationError`` names the field at fault;
+        an unknown keyword is a ``TypeError``)."""
+        given = with_defaults(params)
+        body = create_body(style, given["name"], given["output_format"])
         request = check_request_options(request_options)
         waiting = cls.waiting(
-            wait_for_completion=wait_for_completion,
-            download_outputs=download_outputs,
-            download_directory=download_directory,
-            timeout=timeout,
-            poll_interval=poll_interval,
+            wait_for_completion=given["wait_for_completion"],
+            download_outputs=given["download_outputs"],
+            download_directory=given["download_directory"],
+            timeout=given["timeout"],
+            poll_interval=given["poll_interval"],
         )
-        return cls(
-            body=body,
-            wait=waiting.wait,
-            download=waiting.download,
-            directory=waiting.directory,
-            timeout=waiting.timeout,
-            poll=waiting.poll,
-            request=request,
-        )
+        return replace(waiting, body=body, request=request)
 
     @classmethod
-    def waiting(
-        cls,
-        *,
-        wait_for_completion: bool = True,
-        download_outputs: bool = True,
-        download_directory: str | os.PathLike[str] | None = None,
-        timeout: float | None = DEFAULT_GENERATE_TIMEOUT,
-        poll_interval: float | PollPolicy | None = None,
-    ) -> GenerateOptions:
+    def waiting(cls, **params: Unpack[WaitParams]) -> GenerateOptions:
         """How to wait and download, for a job that exists already (no create body).
 
-        The download directory is created when it will be used.
+        A left-out keyword takes its value in ``GENERATE_DEFAULTS``; the download directory
+        is created when it will be used.
         """
+        given = with_defaults(params)
+        wait_for_completion = given["wait_for_completion"]
+        download_outputs = given["download_outputs"]
         for name, value in (
             ("wait_for_completion", wait_for_completion),
             ("download_outputs", download_outputs),
@@ -96,11 +84,11 @@ class GenerateOptions:
         return cls(
             wait=wait_for_completion,
             download=download_outputs,
-            directory=check.check_directory(download_directory, create=True)
+            directory=check.check_directory(given["download_directory"], create=True)
             if will_download
             else None,
-            timeout=check.check_positive("timeout", timeout),
-            poll=_poll(poll_interval),
+            timeout=check.check_positive("timeout", given["timeout"]),
+            poll=_poll(given["poll_interval"]),
         )
 
     @property

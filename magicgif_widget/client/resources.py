@@ -7,7 +7,7 @@ import mimetypes
 import os
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -18,11 +18,15 @@ from . import workflow
 from .endpoints import Endpoints, project_path
 from .errors import MagicHourError, NetworkError, ValidationError
 from .models import Account, CreateResponse, Emit, Event, ImageProject, UploadUrlsResponse
-from .options import DEFAULT_GENERATE_TIMEOUT, GenerateOptions, RequestOptions
+from .options import GenerateOptions, RequestOptions
 from .options import check_request_options as _options
+from .params import DEFAULT_GENERATE_TIMEOUT, GenerateParams, spelled_out
 from .records import NO_RECORDS, JobRecords
 from .settings import PollPolicy, parse_retry_after
 from .transport import Transient, Transport, transient_status
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 UPLOAD_CHUNK = 256 * 1024
 
@@ -93,47 +97,29 @@ class AsyncAiGifGenerator:
         )
         return await workflow.create(self._api, options.body, on_event, options.request)
 
+    @spelled_out
     async def generate(
         self,
         *,
         style: Mapping[str, Any],
-        name: str | None = None,
-        output_format: str | None = None,
-        wait_for_completion: bool = True,
-        download_outputs: bool = True,
-        download_directory: str | os.PathLike[str] | None = None,
-        timeout: float | None = DEFAULT_GENERATE_TIMEOUT,
-        poll_interval: float | PollPolicy | None = None,
         on_event: Emit | None = None,
         request_options: RequestOptions | None = None,
+        **params: Unpack[GenerateParams],
     ) -> ImageProject:
         """Create a job, wait for it, download its outputs; raises typed errors with the id.
 
         ``timeout`` bounds the whole run; ``on_event`` receives each progress event.
         """
-        options = GenerateOptions.check(**_arguments(locals(), "on_event"))
+        options = GenerateOptions.check(style=style, request_options=request_options, **params)
         return await workflow.generate(self._api, options, on_event)
 
+    @spelled_out
     def stream(
-        self,
-        *,
-        style: Mapping[str, Any],
-        name: str | None = None,
-        output_format: str | None = None,
-        wait_for_completion: bool = True,
-        download_outputs: bool = True,
-        download_directory: str | os.PathLike[str] | None = None,
-        timeout: float | None = DEFAULT_GENERATE_TIMEOUT,
-        poll_interval: float | PollPolicy | None = None,
+        self, *, style: Mapping[str, Any], **params: Unpack[GenerateParams]
     ) -> AsyncIterator[Event]:
         """``generate`` as an async iterator of events, ending with ``Completed``."""
-        options = GenerateOptions.check(**_arguments(locals()))
+        options = GenerateOptions.check(style=style, **params)
         return workflow.stream(self._api, options)
-
-
-def _arguments(scope: dict[str, Any], *leave: str) -> dict[str, Any]:
-    """A method's arguments from its ``locals()``, without ``self`` and ``leave``."""
-    return {k: v for k, v in scope.items() if k != "self" and k not in leave}
 
 
 class AsyncUploadUrls:

@@ -59,6 +59,12 @@ class EmulatorCore:
         self.store.reset()
         self.faults.clear()
 
+    def use_clock(self, clock: Clock) -> None:
+        """Read "now" from ``clock`` from here on, after forgetting every job, count and fault
+        (their times were on the old clock)."""
+        self.clear()
+        self.clock = self.store.clock = self.signer.clock = clock
+
     def authorized(self, request: Request) -> bool:
         if self.token is None:
             return True

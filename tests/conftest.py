@@ -27,7 +27,8 @@ for _name in (
 os.environ["MAGIC_HOUR_POLL_INTERVAL"] = "0.1"
 
 from magicgif_widget import AsyncClient, Client, PollPolicy, RetryPolicy  # noqa: E402
-from magicgif_widget.emulator import BackgroundServer, Emulator  # noqa: E402
+from magicgif_widget.emulator import BackgroundServer, Clock, Emulator  # noqa: E402
+from magicgif_widget.emulator.clock import SYSTEM_CLOCK  # noqa: E402
 
 FAST_POLL = PollPolicy(interval=0.05)
 FAST_RETRY = RetryPolicy(attempts=4, base_delay=0.01, max_delay=0.05, bad_gateway_delay=0.05)
@@ -41,8 +42,10 @@ class Server:
         self.emulator = background.emulator
         self.url = background.url
 
-    def reset(self, render_seconds: float = 0.3) -> None:
+    def reset(self, render_seconds: float = 0.3, clock: Clock = SYSTEM_CLOCK) -> None:
+        """Forget everything; jobs then take ``render_seconds`` on ``clock`` (the real one)."""
         httpx.post(f"{self.url}/emulator/reset").raise_for_status()
+        self.emulator.use_clock(clock)
         self.emulator.store.render_seconds = render_seconds
         self.emulator.store.initial_credits = 1_000_000
 

@@ -23,7 +23,8 @@ import pytest
 from PIL import Image
 
 from magicgif_widget.contract import CREDITS_PER_GIF, JOB_ERRORS
-from magicgif_widget.emulator import BackgroundServer, Emulator
+from magicgif_widget.emulator import BackgroundServer, Emulator, ManualClock, StepClock
+from magicgif_widget.emulator.timing import Drawn
 
 from .conftest import PROMPT, Server
 from .emulator_process import emulator_process
@@ -74,9 +75,12 @@ def wait_final(url: str, project_id: str, timeout: float = 5.0) -> dict[str, Any
 
 
 def completed(server: Server, **body: Any) -> dict[str, Any]:
-    """A finished job (renders in 0.2 s), as the project GET shows it."""
-    server.reset(render_seconds=0.2)
-    done = wait_final(server.url, create_id(server.url, **body))
+    """A finished job (renders in 0.2 s on a clock then moved past them), as the GET shows it."""
+    clock = ManualClock()
+    server.reset(render_seconds=0.2, clock=clock)
+    project_id = create_id(server.url, **body)
+    clock.advance(0.25)
+    done = project(server.url, project_id).json()
     assert done["status"] == "complete"
     return done
 
@@ -135,8 +139,8 @@ def test_create_answers_id_and_cost(server: Server):
 
 
 def test_project_lifecycle_queued_rendering_complete(server: Server):
-    server.reset(render_seconds=0.6)
-    started = time.monotonic()
+    clock = ManualClock()
+    server.reset(render_seconds=0.6, clock=clock)
     project_id = create_id(server.url, name="Ai Gif gif")
     first = project(server.url, project_id)
     assert first.status_code == 200
@@ -151,12 +155,12 @@ def test_project_lifecycle_queued_rendering_complete(server: Server):
     made = datetime.fromisoformat(body["created_at"].replace("Z", "+00:00"))
     assert abs((datetime.now(timezone.utc) - made).total_seconds()) < 5
 
-    time.sleep(max(0.0, started + 0.3 - time.monotonic()))
+    clock.advance(0.3)
     body = project(server.url, project_id).json()
     assert body["status"] == "rendering"
     assert body["downloads"] == [] and body["error"] is None
 
-    time.sleep(max(0.0, started + 0.7 - time.monotonic()))
+    clock.advance(0.4)
     body = project(server.url, project_id).json()
     assert set(body) == PROJECT_KEYS
     assert body["status"] == "complete" and body["image_count"] == 1 and body["error"] is None
@@ -176,12 +180,14 @@ def test_default_name_and_format(server: Server):
 
 
 def test_error_outcome_refunds_credits(server: Server):
-    server.reset(render_seconds=0.2)
+    clock = ManualClock()  # the charge is read before the job ends, however slow the machine
+    server.reset(render_seconds=0.2, clock=clock)
     before = account_credits(server.url)
     server.fault(route="create", outcome="error")
     res = create(server.url)
     assert res.status_code == 200 and res.json()["credits_charged"] == 50
     assert account_credits(server.url) == before - 50
+    clock.advance(0.25)
     body = wait_final(server.url, res.json()["id"])
     assert set(body) == PROJECT_KEYS
     assert body["status"] == "error"
@@ -191,7 +197,9 @@ def test_error_outcome_refunds_credits(server: Server):
     assert body["credits_charged"] == body["total_frame_cost"] == 0
     assert account_credits(server.url) == before
     # the outcome rule was spent: the next job completes
-    assert wait_final(server.url, create_id(server.url))["status"] == "complete"
+    next_id = create_id(server.url)
+    clock.advance(0.25)
+    assert wait_final(server.url, next_id)["status"] == "complete"
 
 
 def test_canceled_outcome(server: Server):
@@ -203,12 +211,106 @@ def test_canceled_outcome(server: Server):
 
 
 def test_never_outcome_stays_rendering(server: Server):
-    server.reset(render_seconds=0.2)
+    clock = ManualClock()
+    server.reset(render_seconds=0.2, clock=clock)
     server.fault(route="create", outcome="never")
     project_id = create_id(server.url)
-    time.sleep(0.4)
+    clock.advance(3600.0)  # an hour past its render time
     body = project(server.url, project_id).json()
     assert body["status"] == "rendering" and body["downloads"] == []
+
+
+# -- the clock: renders, credits and URL expiry read the emulator's "now" -------------------
+
+
+def test_a_job_renders_until_the_manual_clock_passes_its_time(server: Server):
+    clock = ManualClock()
+    server.reset(render_seconds=26.0, clock=clock)  # the vendor's median, waited for by no one
+    started = time.monotonic()
+    project_id = create_id(server.url)
+    assert project(server.url, project_id).json()["status"] == "queued"
+    clock.advance(26.0 * 0.2)  # the queued fifth is over
+    for _ in range(3):  # real time passing changes nothing
+        body = project(server.url, project_id).json()
+        assert body["status"] == "rendering" and body["downloads"] == []
+    clock.advance(26.0 * 0.8 - 0.01)
+    assert project(server.url, project_id).json()["status"] == "rendering"
+    clock.advance(0.02)
+    body = project(server.url, project_id).json()
+    assert body["status"] == "complete" and body["image_count"] == 1
+    res = httpx.get(body["downloads"][0]["url"])
+    assert res.status_code == 200 and res.content[:6] == b"GIF89a"
+    assert time.monotonic() - started < 5  # no 26 s wait
+    assert server.stats()["polls"] == 6
+
+
+def test_credits_are_refunded_when_the_clock_passes_a_failed_jobs_time(server: Server):
+    clock = ManualClock()
+    server.reset(render_seconds=10.0, clock=clock)
+    before = account_credits(server.url)
+    server.fault(route="create", outcome="error")
+    project_id = create_id(server.url)
+    clock.advance(9.9)
+    assert account_credits(server.url) == server.stats()["credits"] == before - CREDITS_PER_GIF
+    assert project(server.url, project_id).json()["credits_charged"] == CREDITS_PER_GIF
+    clock.advance(0.2)
+    body = project(server.url, project_id).json()
+    assert body["status"] == "error" and body["credits_charged"] == 0
+    assert account_credits(server.url) == server.stats()["credits"] == before
+
+
+def test_created_at_and_url_expiry_follow_the_clocks_wall_time(server: Server):
+    wall = 1_700_000_000.0  # 2023-11-14T22:13:20Z
+    clock = ManualClock(wall=wall)
+    server.reset(render_seconds=1.0, clock=clock)
+    project_id = create_id(server.url)
+    clock.advance(1.0)
+    body = project(server.url, project_id).json()
+    assert body["created_at"] == "2023-11-14T22:13:20.000Z"
+    assert body["name"] == "Ai Gif - 2023-11-14T22:13:20.000Z"  # named at create, too
+    ttl = server.emulator.url_ttl
+    download = body["downloads"][0]
+    when = datetime.fromtimestamp(wall + 1.0 + ttl, timezone.utc)
+    assert download["expires_at"] == when.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    uploads = httpx.post(
+        f"{server.url}/v1/files/upload-urls",
+        json={"items": [{"extension": "png", "type": "image"}]},
+    ).json()["items"]
+    assert httpx.get(download["url"]).status_code == 200
+    clock.advance(ttl - 1)
+    assert httpx.get(download["url"]).status_code == 200  # a second before it expires
+    clock.advance(1)
+    assert_error(httpx.get(download["url"]), 403, "forbidden")
+    assert_error(httpx.put(uploads[0]["upload_url"], content=b"png"), 403, "forbidden")
+    fresh = project(server.url, project_id).json()["downloads"][0]["url"]
+    assert httpx.get(fresh).status_code == 200  # a GET signs a new URL on the clock's now
+
+
+def test_a_step_clock_ends_a_realistic_job_in_a_few_polls():
+    started = time.monotonic()
+    with serving(timing=Drawn.realistic(seed=1), clock=StepClock(10.0)) as srv:
+        project_id = create_id(srv.url)
+        planned = httpx.get(f"{srv.url}/emulator/jobs").json()[0]["seconds"]
+        assert planned > 10  # a realistic job: tens of seconds
+        statuses = [project(srv.url, project_id).json()["status"] for _ in range(12)]
+    polls = statuses.index("complete") + 1
+    assert polls == int(planned // 10) + 1  # each GET moved the clock 10 s before reading it
+    assert set(statuses[: polls - 1]) <= {"queued", "rendering"}
+    assert set(statuses[polls:]) == {"complete"}
+    assert time.monotonic() - started < 5
+
+
+def test_the_clocks_refuse_to_go_back():
+    clock = ManualClock(monotonic=5.0, wall=100.0)
+    clock.advance(2.5)
+    assert (clock.monotonic(), clock.time()) == (7.5, 102.5)
+    with pytest.raises(ValueError, match="cannot go back"):
+        clock.advance(-1)
+    with pytest.raises(ValueError, match="step"):
+        StepClock(0)
+    step = StepClock(3.0)
+    step.polled()
+    assert step.monotonic() == 3.0
 
 
 # -- validation and errors -------------------------------------------------------------------
@@ -271,7 +373,8 @@ def test_unknown_project_is_404(server: Server):
 
 
 def test_auth_token_required():
-    with serving(token="t0k", render_seconds=0.2) as srv:
+    clock = ManualClock()
+    with serving(token="t0k", render_seconds=0.2, clock=clock) as srv:
         good = {"authorization": "Bearer t0k"}
         for headers in ({}, {"authorization": "Bearer nope"}, {"authorization": "t0k"}):
             assert_error(httpx.get(f"{srv.url}/v1/account", headers=headers), 401, "unauthorized")
@@ -281,7 +384,7 @@ def test_auth_token_required():
         res = create(srv.url, **good)
         assert res.status_code == 200
         project_id = res.json()["id"]
-        time.sleep(0.25)
+        clock.advance(0.25)
         body = project(srv.url, project_id, **good).json()
         assert body["status"] == "complete"
         # signed URLs are used without the API key
@@ -850,12 +953,14 @@ def test_starting_servers_installs_the_reset_filter_once(server: Server):
 
 @pytest.mark.parametrize("code", [*JOB_ERRORS, "mystery_failure"])
 def test_an_error_rule_picks_the_jobs_error_code_and_refunds(server: Server, code: str):
-    server.reset(render_seconds=0.1)
+    clock = ManualClock()  # the charge is read before the job ends, however slow the machine
+    server.reset(render_seconds=0.1, clock=clock)
     before = account_credits(server.url)
     server.fault(route="create", outcome="error", code=code)
     res = create(server.url)
     assert res.json()["credits_charged"] == CREDITS_PER_GIF
     assert account_credits(server.url) == before - CREDITS_PER_GIF
+    clock.advance(0.15)
     body = wait_final(server.url, res.json()["id"])
     assert body["status"] == "error" and body["downloads"] == []
     assert body["error"] == {"code": code, "message": "The emulator was told to fail this job."}

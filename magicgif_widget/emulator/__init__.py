@@ -5,12 +5,21 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .app import Emulator
+from .clock import Clock, ManualClock, StepClock, SystemClock
 from .sandbox import sandbox_emulator
 
 if TYPE_CHECKING:
     from .server import BackgroundServer
 
-__all__ = ["BackgroundServer", "Emulator", "sandbox_emulator"]
+__all__ = [
+    "BackgroundServer",
+    "Clock",
+    "Emulator",
+    "ManualClock",
+    "StepClock",
+    "SystemClock",
+    "sandbox_emulator",
+]
 
 
 def __getattr__(name: str) -> object:

@@ -203,6 +203,11 @@ class Faults:
         with self._lock:
             return [rule.to_json() for rule in self._rules]
 
+    def next_plan(self) -> Plan:
+        """The next outcome rule's plan (its error code and message too), else completion."""
+        planned = self.take("create", outcome=True)
+        return planned.plan() if planned is not None else Plan()
+
     def take(self, route: str, *, outcome: bool = False) -> Fault | None:
         """The first live rule for ``route`` (request faults, or outcome rules), used once."""
         with self._lock:

@@ -1,4 +1,5 @@
-"""Emulated jobs: status is a pure function of elapsed time and the job's planned outcome.
+"""Emulated jobs: status is a pure function of elapsed time (on the store's clock) and the
+job's planned outcome.
 
 A job is planned at its create (``Plan``): it completes, fails, is canceled or never ends.
 A failed job shows ``status: "error"`` with ``error: {"code", "message"}`` (the code its
@@ -11,13 +12,13 @@ from __future__ import annotations
 import secrets
 import string
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
 from ..contract import CREDITS_PER_GIF, PROJECT_TYPE
+from .clock import SYSTEM_CLOCK, Clock
 from .timing import Drawn, Fixed
 
 OUTCOMES = ("complete", "error", "canceled", "never")
@@ -59,12 +60,12 @@ class Job:
     name: str
     output_format: str
     render_seconds: float  # creation to final status, queue included
+    created_at: datetime  # wall time, on the store's clock
+    started: float  # monotonic, on the store's clock
     outcome: str = "complete"
     queued_seconds: float = 0.0
     plan: Plan = field(default_factory=Plan)  # the error's code and message, for ``error``
     polls: int = 0  # GETs of this project
-    created_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
-    started: float = field(default_factory=time.monotonic)
     enabled: bool = True
 
     def status(self, now: float) -> str:
@@ -96,6 +97,15 @@ class Job:
             "error": self.plan.error_json() if status == "error" else None,
         }
 
+    def timings_json(self) -> dict[str, Any]:
+        """Its planned times and the GETs it received, as ``GET /emulator/jobs`` lists them."""
+        return {
+            "id": self.id,
+            "seconds": self.render_seconds,
+            "queued_seconds": self.queued_seconds,
+            "polls": self.polls,
+        }
+
 
 @dataclass
 class Counts:
@@ -107,9 +117,17 @@ class Counts:
 
 
 class JobStore:
-    """Jobs, uploads, counters and the credit balance, safe to share between threads."""
+    """Jobs, uploads, counters and the credit balance, safe to share between threads; jobs
+    start, and requests arrive, at ``clock``'s time (the real one by default)."""
 
-    def __init__(self, render_seconds: float, credits: int, timing: Drawn | None = None) -> None:
+    def __init__(
+        self,
+        render_seconds: float,
+        credits: int,
+        timing: Drawn | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
+        self.clock = clock
         self.render_seconds = render_seconds  # every job's, exactly, unless ``timing`` draws them
         self.timing = timing
         self.initial_credits = credits
@@ -138,7 +156,8 @@ class JobStore:
     ) -> Job | None:
         """A new job ending as ``outcome()`` says (an outcome name, or a ``Plan``), or None when
         the balance cannot pay for it (then ``outcome`` is not called, so no rule is spent)."""
-        now = time.monotonic()
+        now = self.clock.monotonic()
+        created_at = datetime.fromtimestamp(self.clock.time(), timezone.utc)
         with self.lock:
             spent = sum(job.charged(now) for job in self.jobs.values())
             if self.initial_credits - spent < CREDITS_PER_GIF:
@@ -152,6 +171,8 @@ class JobStore:
                 name,
                 output_format,
                 phases.total,
+                created_at,
+                now,
                 plan.outcome,
                 queued_seconds=phases.queued,
                 plan=plan,
@@ -164,6 +185,19 @@ class JobStore:
         with self.lock:
             return self.jobs.get(project_id)
 
+    def finished_output(self, project_id: str) -> Job | None:
+        """The job if its output can be downloaded now (enabled and complete), else None."""
+        job = self.get(project_id)
+        if job is None or not job.enabled or job.status(self.clock.monotonic()) != "complete":
+            return None
+        return job
+
+    def timings(self) -> list[dict[str, Any]]:
+        """Every job's planned times and GETs (``GET /emulator/jobs``)."""
+        with self.lock:
+            jobs = list(self.jobs.values())
+        return [job.timings_json() for job in jobs]
+
     def count(self, what: str) -> None:
         with self.lock:
             setattr(self.counts, what, getattr(self.counts, what) + 1)
@@ -172,7 +206,7 @@ class JobStore:
         with self.lock:
             self.requests[route] = self.requests.get(route, 0) + 1
             times = self.arrivals.setdefault(route, [])
-            times.append(time.monotonic())
+            times.append(self.clock.monotonic())
             del times[:-10_000]
 
     def stats(self) -> dict[str, Any]:

@@ -7,7 +7,8 @@ import threading
 
 import httpx
 
-from .app import EmulatedReset, Emulator
+from .app import Emulator
+from .inject import EmulatedReset
 
 DEFAULT_RENDER_SECONDS = 2.0
 _lock = threading.Lock()

@@ -13,7 +13,8 @@ import time
 
 import uvicorn
 
-from .app import EmulatedReset, Emulator
+from .app import Emulator
+from .inject import EmulatedReset
 
 
 class _HideResets(logging.Filter):

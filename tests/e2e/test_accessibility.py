@@ -16,14 +16,8 @@ from playwright.sync_api import expect
 from magicgif_widget.emulator.server import free_port
 
 from .conftest import NotebookPage
-from .test_hosts import (
-    JS_IMG_DECODED,
-    MARIMO_NOTEBOOK,
-    Served,
-    lab_widget,
-    setup,
-    wait_true,
-)
+from .test_hosts import JS_IMG_DECODED, lab_widget, setup, wait_true
+from .test_hosts_apps import MARIMO_NOTEBOOK, Served
 
 pytestmark = pytest.mark.timeout(240)
 SERIOUS = {"serious", "critical"}

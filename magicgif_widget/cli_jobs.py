@@ -215,7 +215,9 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     jobs_parser.add_argument(
         "--pending", action="store_true", help="only jobs still running or not downloaded"
     )
-    jobs_parser.add_argument("--limit", type=int, default=30, help="how many (default 30)")
+    jobs_parser.add_argument(
+        "--limit", type=int, default=30, metavar="N", help="how many (default 30)"
+    )
     jobs_parser.set_defaults(run=jobs_command)
 
     res = sub.add_parser(
@@ -226,9 +228,15 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     )
     res.add_argument("id", nargs="?", metavar="ID", help="a project id from 'magicgif jobs'")
     res.add_argument("--all", action="store_true", help="every job waiting to be collected")
-    res.add_argument("-o", "--output-dir", default=None, help="download here instead")
     res.add_argument(
-        "--timeout", type=float, default=900.0, help="per-job wait in seconds (default 900)"
+        "-o", "--output-dir", default=None, metavar="DIR", help="download here instead"
+    )
+    res.add_argument(
+        "--timeout",
+        type=float,
+        default=900.0,
+        metavar="S",
+        help="per-job wait in seconds (default 900)",
     )
     res.set_defaults(run=resume_command)
 

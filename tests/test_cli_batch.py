@@ -19,6 +19,7 @@ from PIL import Image
 from magicgif_widget.jobstore.ledger import LEDGER_NAME, LOCK_NAME
 
 from .emulator_process import emulator_process
+from .terminal import run_on_a_terminal
 
 MAGICGIF = [sys.executable, "-m", "magicgif_widget.cli"]
 
@@ -293,38 +294,14 @@ def test_a_kill_during_a_create_leaves_it_unknown_and_it_is_not_silently_recreat
 
 
 def test_on_a_terminal_one_bar_and_failures_above_it_on_stderr(tmp_path: Path):
-    import fcntl
-    import pty
-    import struct
-    import termios
-
     file = prompts(tmp_path, 3)
-    primary, secondary = pty.openpty()
-    fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 110, 0, 0))
     with emulator_process("--render-seconds", "0.2") as url:
         httpx.post(f"{url}/emulator/faults", json={"route": "create", "outcome": "error"})
-        proc = subprocess.Popen(
-            [*MAGICGIF, "batch", str(file), "-o", "out", "--concurrency", "1", "--base-url", url],
-            cwd=tmp_path,
-            env={**env(), "COLUMNS": "100"},
-            stdout=subprocess.PIPE,
-            stderr=secondary,
-            text=True,
+        args = ["batch", str(file), "-o", "out", "--concurrency", "1", "--base-url", url]
+        code, screen, stdout = run_on_a_terminal(
+            [*MAGICGIF, *args], cwd=tmp_path, env={**env(), "COLUMNS": "100"}, cols=110
         )
-        os.close(secondary)
-        chunks = []
-        while True:
-            try:
-                chunk = os.read(primary, 65536)
-            except OSError:  # the child closed the terminal
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
-        stdout, _ = proc.communicate(timeout=60)
-        os.close(primary)
-    screen = b"".join(chunks).decode(errors="replace")
-    assert proc.returncode == 1
+    assert code == 1
     assert "magicgif batch: 100%" in screen and "2 done, 1 failed" in screen
     assert "line 1: JobFailedError" in screen and "--retry-failed" in screen
     assert [Path(p).suffix for p in stdout.splitlines()] == [".gif", ".gif"]

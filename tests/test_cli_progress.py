@@ -17,42 +17,16 @@ from magicgif_widget.cli_output import Progress
 from magicgif_widget.client.models import Created, StatusChanged
 
 from .emulator_process import emulator_process
+from .terminal import run_on_a_terminal
 
 MAGICGIF = [sys.executable, "-m", "magicgif_widget.cli"]
 TOKEN = "cli-progress-canary-6d1f"
 
 
 def on_a_terminal(*args: str, cwd: Path, rows: int = 40, cols: int = 100) -> tuple[int, str, str]:
-    """Run magicgif with stderr on a pseudo-terminal of ``rows`` x ``cols``: exit code, what
-    the terminal received, stdout."""
-    import fcntl
-    import pty
-    import struct
-    import termios
-
-    primary, secondary = pty.openpty()
-    fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
-    proc = subprocess.Popen(
-        [*MAGICGIF, *args],
-        cwd=cwd,
-        env={**os.environ, "MAGIC_HOUR_API_TOKEN": TOKEN},
-        stdout=subprocess.PIPE,
-        stderr=secondary,
-        text=True,
-    )
-    os.close(secondary)
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(primary, 65536)
-        except OSError:  # the child closed the terminal
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    stdout, _ = proc.communicate(timeout=60)
-    os.close(primary)
-    return proc.returncode, b"".join(chunks).decode(errors="replace"), stdout
+    """Run magicgif (with the canary token) with stderr on a ``rows`` x ``cols`` terminal."""
+    env = {**os.environ, "MAGIC_HOUR_API_TOKEN": TOKEN}
+    return run_on_a_terminal([*MAGICGIF, *args], cwd=cwd, env=env, rows=rows, cols=cols)
 
 
 @pytest.mark.parametrize("rows", [40, 0], ids=["sized", "never-sized"])

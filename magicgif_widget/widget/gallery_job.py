@@ -11,7 +11,7 @@ from ..jobstore.journal import BatchRecord, JobSettings
 from ..jobstore.ledger import read_items
 from . import gallery_state, stills
 from .account_reader import AccountReader
-from .preflight import preflight
+from .preflight import pay_after_preflight
 from .request import Request, fresh_folder
 from .runner import Runner
 
@@ -21,15 +21,13 @@ async def gallery(
     balance: AccountReader,
     job: int,
     request: Request,
+    confirmed: bool,
     recheck: bool,
-    confirmed: bool = False,
 ) -> BatchResults | None:
     """Run ``request``'s prompts as job number ``job``; None when the preflight sent nothing."""
-    w, sent = runner.widget, False
-    try:
-        if not await preflight(runner, balance, job, request, confirmed=confirmed, recheck=recheck):
-            return None
-        runner.sent = sent = True
+    w = runner.widget
+
+    async def send() -> tuple[BatchResults, Path]:
         directory = runner.gallery_dir = fresh_folder(w.download_directory, "gallery")
         results = await runner.client().v1.ai_gif_generator.generate_many(
             request.items(),
@@ -40,12 +38,14 @@ async def gallery(
             progress=False,
             on_event=lambda progress: runner.on_batch(job, progress),
         )
-    except (asyncio.CancelledError, Exception) as exc:
-        runner.stopped(job, exc)
-        raise
-    finally:
-        if sent:
-            runner.reread(journal=False)  # credits spent or refunded
+        return results, directory
+
+    done = await pay_after_preflight(
+        runner, balance, job, request, send, confirmed=confirmed, recheck=recheck
+    )
+    if done is None:
+        return None
+    results, directory = done
     await finish(runner, job, results, directory)
     return results
 

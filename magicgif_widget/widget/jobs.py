@@ -70,7 +70,7 @@ class Jobs:
         coro: Coroutine[Any, Any, object]
         if job.prompts is not None:
             r.set(gallery_started(job.prompts))
-            coro = gallery_job.gallery(r, self.balance, r.number, job, recheck, confirmed)
+            coro = gallery_job.gallery(r, self.balance, r.number, job, confirmed, recheck)
         else:
             coro = single_job.one(r, self.balance, r.number, job, confirmed, recheck)
         r.task = r.loop.spawn(coro)

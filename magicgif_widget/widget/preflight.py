@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from ..client.errors import InsufficientCreditsError
 from ..jobstore.journal import BatchRecord, JobSettings, JournalEntry, JournalError
@@ -15,6 +17,7 @@ from .request import Request
 from .runner import Runner
 
 log = logging.getLogger("magicgif_widget")
+T = TypeVar("T")
 
 
 async def preflight(
@@ -53,6 +56,32 @@ async def preflight(
                 runner.set({"confirm": earlier.confirm(running, time.time())})
             return False
     return True
+
+
+async def pay_after_preflight(
+    runner: Runner,
+    balance: AccountReader,
+    job: int,
+    request: Request,
+    send: Callable[[], Awaitable[T]],
+    *,
+    confirmed: bool,
+    recheck: bool,
+) -> T | None:
+    """``send()`` once the preflight lets it (None when it does not); an error or a cancel is
+    shown through ``runner.stopped``, and once sent the balance is read again."""
+    sent = False
+    try:
+        if not await preflight(runner, balance, job, request, confirmed=confirmed, recheck=recheck):
+            return None
+        runner.sent = sent = True
+        return await send()
+    except (asyncio.CancelledError, Exception) as exc:
+        runner.stopped(job, exc)
+        raise
+    finally:
+        if sent:
+            runner.reread(journal=False)  # credits spent or refunded
 
 
 async def running_like(runner: Runner, settings: JobSettings) -> JournalEntry | None:

@@ -12,7 +12,7 @@ from ..jobstore.journal import JournalEntry
 from . import run_state, stills
 from .account_reader import AccountReader
 from .media import Result
-from .preflight import preflight
+from .preflight import pay_after_preflight
 from .request import Request
 from .runner import Runner
 
@@ -26,25 +26,25 @@ async def one(
     recheck: bool,
 ) -> Result | None:
     """Run ``request`` as job number ``job``; None when the preflight sent nothing."""
-    w, style, sent = runner.widget, request.style or {}, False
-    try:
-        if not await preflight(runner, balance, job, request, confirmed=confirmed, recheck=recheck):
-            return None
-        runner.sent = sent = True
-        project = await runner.client().v1.ai_gif_generator.generate(
+    w, style = runner.widget, request.style or {}
+    project = await pay_after_preflight(
+        runner,
+        balance,
+        job,
+        request,
+        lambda: runner.client().v1.ai_gif_generator.generate(
             style=style,
             name=request.name,
             output_format=request.output_format,
             download_directory=w.download_directory,
             timeout=w.timeout,
             on_event=lambda event: runner.on_event(job, event),
-        )
-    except (asyncio.CancelledError, Exception) as exc:
-        runner.stopped(job, exc)
-        raise
-    finally:
-        if sent:
-            runner.reread(journal=False)  # credits spent or refunded
+        ),
+        confirmed=confirmed,
+        recheck=recheck,
+    )
+    if project is None:
+        return None
     result = Result(path_of(project), request.output_format, project, style["prompt"])
     await show(runner, job, result, request.name)
     return result

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -112,10 +113,7 @@ class JournalWrites(JournalCore):
         """The key of a batch item's entry for ``project_id``, added (or given its batch) if
         the journal did not know it: a ledger's jobs are written through to the journal."""
         with self._write() as db:
-            row = db.execute(
-                "SELECT key FROM entries WHERE project_id=? ORDER BY seq DESC LIMIT 1",
-                (project_id,),
-            ).fetchone()
+            row = newest_for(db, project_id)
             if row is not None:
                 db.execute(
                     "UPDATE entries SET batch=COALESCE(batch, ?), position=COALESCE(position, ?), "
@@ -146,10 +144,7 @@ class JournalWrites(JournalCore):
     ) -> str:
         """The key of the entry for a job made earlier (``check_result``), added if missing."""
         with self._write() as db:
-            row = db.execute(
-                "SELECT key FROM entries WHERE project_id=? ORDER BY seq DESC LIMIT 1",
-                (project_id,),
-            ).fetchone()
+            row = newest_for(db, project_id)
             if row is not None:
                 return str(row["key"])
             known = settings or JobSettings("")
@@ -255,3 +250,11 @@ class JournalWrites(JournalCore):
         """Apply the retention rule (see the module); returns how many entries were dropped."""
         with self._write() as db:
             return self._prune(db)
+
+
+def newest_for(db: sqlite3.Connection, project_id: str) -> sqlite3.Row | None:
+    """The key of the newest entry for ``project_id``, if any."""
+    row: sqlite3.Row | None = db.execute(
+        "SELECT key FROM entries WHERE project_id=? ORDER BY seq DESC LIMIT 1", (project_id,)
+    ).fetchone()
+    return row

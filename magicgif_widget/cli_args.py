@@ -9,7 +9,8 @@ from .batching.results import MAX_CONCURRENCY, check_concurrency
 from .cli_commands import batch_command, emulator_command, generate_command
 from .cli_jobs import add_commands
 from .client.errors import ValidationError
-from .contract import OUTPUT_FORMATS
+from .client.params import DEFAULT_GENERATE_TIMEOUT
+from .contract import DEFAULT_FORMAT, OUTPUT_FORMATS
 
 
 def _seconds(text: str) -> float:
@@ -45,7 +46,10 @@ def parser() -> argparse.ArgumentParser:
     gen = sub.add_parser("generate", help="generate one animation and download it")
     gen.add_argument("prompt", help="what to animate (1 to 500 characters)")
     gen.add_argument(
-        "--format", choices=OUTPUT_FORMATS, default="gif", help="output format (default gif)"
+        "--format",
+        choices=OUTPUT_FORMATS,
+        default=DEFAULT_FORMAT,
+        help=f"output format (default {DEFAULT_FORMAT})",
     )
     gen.add_argument("--name", help="a name for the project")
     gen.add_argument(
@@ -59,8 +63,8 @@ def parser() -> argparse.ArgumentParser:
         "--timeout",
         metavar="S",
         type=_seconds,
-        default=900.0,
-        help="give up waiting after this many seconds (default 900)",
+        default=DEFAULT_GENERATE_TIMEOUT,
+        help=f"give up waiting after this many seconds (default {DEFAULT_GENERATE_TIMEOUT:g})",
     )
     _spend_limit_flag(gen)
     gen.add_argument("--base-url", default=None, help=argparse.SUPPRESS)
@@ -93,13 +97,13 @@ def parser() -> argparse.ArgumentParser:
         metavar="N",
         type=_concurrency,
         default=4,
-        help="jobs at once (default 4, max 64)",
+        help=f"jobs at once (default 4, max {MAX_CONCURRENCY})",
     )
     bat.add_argument(
         "--format",
         choices=OUTPUT_FORMATS,
         default=None,
-        help="format of the items that name none (default gif)",
+        help=f"format of the items that name none (default {DEFAULT_FORMAT})",
     )
     bat.add_argument(
         "--retry-failed", action="store_true", help="create failed items again (costs credits)"
@@ -113,8 +117,8 @@ def parser() -> argparse.ArgumentParser:
         "--timeout",
         metavar="S",
         type=_seconds,
-        default=900.0,
-        help="per-job limit in seconds (default 900)",
+        default=DEFAULT_GENERATE_TIMEOUT,
+        help=f"per-job limit in seconds (default {DEFAULT_GENERATE_TIMEOUT:g})",
     )
     _spend_limit_flag(bat)
     bat.add_argument("--base-url", default=None, help=argparse.SUPPRESS)

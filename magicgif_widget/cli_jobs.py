@@ -11,6 +11,7 @@ import sys
 import time
 
 from .client.errors import MagicHourError, ValidationError
+from .client.params import DEFAULT_GENERATE_TIMEOUT
 from .jobstore.advice import RESUME_ALL
 from .jobstore.journal import BatchRecord, JournalEntry, journal_path
 from .pickup import batch_collectable, batches, collect, collect_batch, collectable, jobs
@@ -234,9 +235,9 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     res.add_argument(
         "--timeout",
         type=float,
-        default=900.0,
+        default=DEFAULT_GENERATE_TIMEOUT,
         metavar="S",
-        help="per-job wait in seconds (default 900)",
+        help=f"per-job wait in seconds (default {DEFAULT_GENERATE_TIMEOUT:g})",
     )
     res.set_defaults(run=resume_command)
 

@@ -45,15 +45,13 @@ class Progress:
         if self.tty:
             from tqdm.std import tqdm
 
-            sized = _rows(self.stream) > 0
             self._bar = tqdm(
                 total=100,
                 desc=self.status,
                 file=self.stream,
                 bar_format=FORMAT,
-                dynamic_ncols=sized,  # follow a resized window
-                nrows=None if sized else 2,  # tqdm draws nothing on a terminal of 0 rows
                 leave=True,
+                **sizing(self.stream),
             )
             self._ticker = threading.Thread(target=self._tick, daemon=True)
             self._ticker.start()
@@ -135,6 +133,13 @@ class Progress:
             self._bar.close()
 
 
+def sizing(stream: TextIO) -> dict[str, Any]:
+    """tqdm's size arguments for a bar on ``stream``: follow a resized window, or claim two
+    rows where the terminal reports none (tqdm draws nothing on a terminal of 0 rows)."""
+    sized = _rows(stream) > 0
+    return {"dynamic_ncols": sized, "nrows": None if sized else 2}
+
+
 def _rows(stream: TextIO) -> int:
     """The terminal's height in rows; 0 when it reports none (a pseudo-terminal never sized)."""
     try:
@@ -152,7 +157,7 @@ class BatchLines:
 
         self.stream = stream
         self.lines = lines
-        self.bar = BatchBar(file=stream) if stream.isatty() else None
+        self.bar = BatchBar(file=stream, **sizing(stream)) if stream.isatty() else None
         self._told = False
 
     def __call__(self, progress: BatchProgress) -> None:

@@ -305,3 +305,15 @@ def test_on_a_terminal_one_bar_and_failures_above_it_on_stderr(tmp_path: Path):
     assert "magicgif batch: 100%" in screen and "2 done, 1 failed" in screen
     assert "line 1: JobFailedError" in screen and "--retry-failed" in screen
     assert [Path(p).suffix for p in stdout.splitlines()] == [".gif", ".gif"]
+
+
+def test_the_batch_bar_shows_on_a_terminal_that_reports_no_size(tmp_path: Path):
+    # A pseudo-terminal never sized reports 0 rows, where tqdm would draw nothing at all.
+    file = prompts(tmp_path, 2)
+    with emulator_process("--render-seconds", "0.2") as url:
+        args = ["batch", str(file), "-o", "out", "--base-url", url]
+        code, screen, _ = run_on_a_terminal(
+            [*MAGICGIF, *args], cwd=tmp_path, env=env(), rows=0, cols=0
+        )
+    assert code == 0
+    assert "magicgif batch: 100%" in screen and "2 done, 0 failed" in screen

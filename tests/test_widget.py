@@ -407,7 +407,8 @@ async def test_cancel_during_the_create_then_a_new_job_at_once(make, server: Ser
     server.fault(route="create", kind="delay", seconds=1.0)
     w = make(prompt="slow create")
     first = w.generate()
-    await asyncio.sleep(0.2)  # the create is in flight
+    while server.requests("create") < 1:  # the create is in flight (its answer is late)
+        await asyncio.sleep(0.01)
     w.cancel()
     assert "may have created (and charged)" in w.notice and w.status == "canceled"
     second = w.generate()  # no need to wait for the first to wind down
@@ -424,7 +425,8 @@ async def test_late_id_after_cancel_is_named(make, server: Server):
     server.fault(route="create", kind="delay", seconds=0.6)
     w = make(prompt="named late")
     task = w.generate()
-    await asyncio.sleep(0.2)
+    while server.requests("create") < 1:  # the create is in flight (its answer is late)
+        await asyncio.sleep(0.01)
     w.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task

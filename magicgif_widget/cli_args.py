@@ -11,6 +11,7 @@ from .cli_jobs import add_commands
 from .client.errors import ValidationError
 from .client.params import DEFAULT_GENERATE_TIMEOUT
 from .contract import DEFAULT_FORMAT, OUTPUT_FORMATS
+from .emulator.rate_limit import DEFAULT_PER_SECOND
 
 
 def _seconds(text: str) -> float:
@@ -159,6 +160,15 @@ def parser() -> argparse.ArgumentParser:
         type=int,
         default=1_000_000,
         help="starting credit balance (default 1000000)",
+    )
+    emu.add_argument(
+        "--rate-limit",
+        metavar="N",
+        type=_seconds,
+        nargs="?",
+        const=DEFAULT_PER_SECOND,
+        help=f"refuse with 429 past N requests/s per API key, bursts of 2N (N defaults to "
+        f"{DEFAULT_PER_SECOND:g}; off unless given)",
     )
     emu.add_argument(
         "--log-level",

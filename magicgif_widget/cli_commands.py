@@ -189,6 +189,7 @@ def batch_command(args: argparse.Namespace) -> int:
 def emulator_command(args: argparse.Namespace) -> int:
     """Serve the emulator over HTTP until Ctrl-C (exit 2 when uvicorn is not installed)."""
     from .emulator import Emulator
+    from .emulator.rate_limit import RateLimit
     from .emulator.timing import Drawn, Fixed
 
     try:
@@ -209,12 +210,18 @@ def emulator_command(args: argparse.Namespace) -> int:
         timing = replace(
             Drawn.realistic(args.seed), **{k: v for k, v in given.items() if v is not None}
         )
+    limit = None
+    if args.rate_limit is not None:
+        if not args.rate_limit > 0:
+            raise ValidationError("--rate-limit", "must be more than 0 requests a second")
+        limit = RateLimit(args.rate_limit, max(1, round(2 * args.rate_limit)))
     emulator = Emulator(
         timing=timing,
         render_seconds=args.render_seconds,
         token=token,
         output_file=args.output_file,
         credits=args.credits,
+        rate_limit=limit,
     )
     auth = "Bearer token required" if token else "no auth"
     print(

@@ -20,12 +20,14 @@ SANDBOX_NOTE = (
 # The status is padded to the longest ("downloading") so the bar keeps its width.
 FORMAT = "magicgif: {percentage:3.0f}%|{bar}| {desc:<11} [{elapsed}]"
 TICK = 0.2  # seconds between redraws while the API reports nothing
+WAITING = ("queued", "rendering")  # the bar moves on time since the create through both
 
 
 class Progress:
     """One job's progress: a tqdm bar (percent, status, elapsed) on a terminal, else one line
-    per status. It fills as the widget's does (progress.py): by status, by time while
-    rendering, by bytes; notes (the job's id, retries) go above the bar."""
+    per status. It fills as the widget's does (progress.py): by time from the create while
+    the job waits (a status only raises the floor), then by bytes; notes (the job's id,
+    retries) go above the bar."""
 
     def __init__(self, stream: TextIO, estimate: float = DEFAULT_ESTIMATE) -> None:
         self.stream = stream
@@ -69,9 +71,9 @@ class Progress:
         """Keep the bar alive while the API reports nothing: rendering moves on time."""
         while not self._stop.wait(TICK):
             with self._lock:
-                if self.status == "rendering":
+                if self.status in WAITING:
                     elapsed = time.monotonic() - self._since
-                    now = fraction("rendering", elapsed=elapsed, estimate=self.estimate)
+                    now = fraction(self.status, elapsed=elapsed, estimate=self.estimate)
                     self.fraction = max(self.fraction, now)
                 self._draw()
 
@@ -96,9 +98,12 @@ class Progress:
         self, status: str, note: str | None = None, *, received: int = 0, total: int | None = None
     ) -> None:
         changed = status != self.status
-        if changed:
-            self._since = time.monotonic()
-        now = fraction(status, estimate=self.estimate, received=received, total=total)
+        if changed and not (status in WAITING and self.status in WAITING):
+            self._since = time.monotonic()  # the wait (queued, rendering) runs one clock
+        elapsed = time.monotonic() - self._since
+        now = fraction(
+            status, elapsed=elapsed, estimate=self.estimate, received=received, total=total
+        )
         self.status, self.fraction = status, max(self.fraction, now)
         if note:
             self._note(note)

@@ -32,6 +32,8 @@ ACTIVE_STATUSES: Final = frozenset({"draft", "queued", "rendering"})
 # Magic Hour's processing-times page: POST /v1/ai-gif-generator takes 26 s at the median
 # (179 API jobs, creation to completion, queueing included; "directional, not an SLA").
 VENDOR_MEDIAN_SECONDS: Final = 26.0
+# The integration guide: "images, check every 2-3 seconds"; the vendor's Go CLI polls every 2 s.
+VENDOR_POLL_SECONDS: Final = 2.0
 
 # -- errors ----------------------------------------------------------------------------------
 # Every non-2xx answer: {"code": ..., "message": ...}; the errors page shows bodies with only

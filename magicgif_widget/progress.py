@@ -1,10 +1,12 @@
 """How full a job's progress bar is: one model for the command line and the widget.
 
 The API reports statuses only (created, queued, rendering, complete), then the download's
-bytes. Each status owns a band of the bar. Rendering, the long silent part, moves on time
-against the expected render duration (``client/timing.py`` learns it): steadily until the
-estimate, then ever slower, never full. The widget's front end draws that part from
-``curve()`` points it is sent, so the numbers here are the only copy.
+bytes. The wait for the job, queued then rendering, is the long silent part: it moves on time
+since the create, against the expected wait (``client/timing.py`` learns it), steadily until
+the estimate, then ever slower, never full. A status only raises the floor (its band's start),
+so a poller that asks rarely neither freezes the bar nor makes it jump back when it learns
+the job turned to rendering. The widget's front end draws the wait from ``curve()`` points it
+is sent, so the numbers here are the only copy.
 """
 
 from __future__ import annotations
@@ -30,15 +32,21 @@ BANDS: Final = {
     "downloading": Band(0.88, 0.99),  # by bytes received
     "complete": Band(1.0, 1.0),
 }
-ON_TIME: Final = 0.95  # of the rendering band, filled when the estimate is reached
+WAITING: Final = Band(BANDS["queued"].start, BANDS["rendering"].end)  # by time since the create
+ON_TIME: Final = 0.95  # of the waiting band, filled when the estimate is reached
 MIN_ESTIMATE: Final = 0.5  # seconds: a shorter estimate would make the bar jump
 DEFAULT_ESTIMATE: Final = VENDOR_MEDIAN_SECONDS * RENDER_SHARE  # seconds, before any job
 CURVE_SPAN: Final = 5.0  # the curve's points reach this many estimates; flat after
 CURVE_POINTS: Final = 10  # points past the estimate, for a front end to join with lines
 
 
-def rendering_share(elapsed: float, estimate: float) -> float:
-    """How far into its band rendering is after ``elapsed`` seconds: 0 to 1, never 1."""
+def waiting_estimate(render_estimate: float) -> float:
+    """Expected seconds from the create to the end, for an expected render time."""
+    return render_estimate / RENDER_SHARE
+
+
+def waiting_share(elapsed: float, estimate: float) -> float:
+    """How far into the waiting band ``elapsed`` seconds after the create are: 0 to 1, never 1."""
     estimate = max(MIN_ESTIMATE, estimate)
     if elapsed <= estimate:
         return ON_TIME * max(0.0, elapsed) / estimate
@@ -53,25 +61,27 @@ def fraction(
     received: int = 0,
     total: int | None = None,
 ) -> float:
-    """The bar's fill (0 to 1) for a job in ``status``; 0 for a status without a band."""
+    """The bar's fill (0 to 1) for a job in ``status``; 0 for a status without a band.
+    Queued and rendering: ``elapsed`` seconds since the create, ``estimate`` the expected
+    render seconds; at least the status band's start."""
     band = BANDS.get(status)
     if band is None:
         return 0.0
+    if status in ("queued", "rendering"):
+        share = waiting_share(elapsed, waiting_estimate(estimate))
+        return max(band.start, WAITING.start + (WAITING.end - WAITING.start) * share)
     share = 0.0
-    if status == "rendering":
-        share = rendering_share(elapsed, estimate)
-    elif status == "downloading" and total:
+    if status == "downloading" and total:
         share = min(1.0, max(0, received) / total)
     return band.start + (band.end - band.start) * share
 
 
-def _rendering(elapsed: float, estimate: float) -> float:
-    return fraction("rendering", elapsed=elapsed, estimate=estimate)
-
-
 def curve(estimate: float) -> list[tuple[float, float]]:
-    """Rendering's fill over time as (seconds into the phase, fill) points, joined by lines."""
-    estimate = max(MIN_ESTIMATE, estimate)
+    """The wait's fill over time as (seconds since the create, fill) points, joined by lines,
+    for an expected render time ``estimate``."""
+    wait = max(MIN_ESTIMATE, waiting_estimate(estimate))
     steps = [1 + (CURVE_SPAN - 1) * k / CURVE_POINTS for k in range(CURVE_POINTS + 1)]
-    times = [0.0, *(estimate * s for s in steps)]
-    return [(round(t, 3), round(_rendering(t, estimate), 4)) for t in times]
+    times = [0.0, *(wait * s for s in steps)]
+    return [
+        (round(t, 3), round(fraction("queued", elapsed=t, estimate=estimate), 4)) for t in times
+    ]

@@ -56,26 +56,37 @@ def test_each_status_starts_at_its_band_and_the_bands_climb():
     assert progress.fraction("downloading", received=5, total=None) == band.start
 
 
-def test_rendering_moves_on_time_slows_past_the_estimate_and_never_fills():
-    band = progress.BANDS["rendering"]
-    times = [0, 5, 10, 20, 30, 60]
-    fills = [progress.fraction("rendering", elapsed=t, estimate=10) for t in times]
-    assert fills == sorted(fills) and fills[0] == band.start and fills[-1] < band.end
-    on_time = band.start + (band.end - band.start) * progress.ON_TIME
-    assert fills[2] == pytest.approx(on_time)
+def test_the_wait_moves_on_time_since_the_create_slows_past_the_estimate_and_never_fills():
+    wait = progress.WAITING
+    expected = progress.waiting_estimate(10)  # seconds from the create, for a 10 s render
+    times = [0, 0.3 * expected, expected, 2 * expected, 3 * expected, 6 * expected]
+    fills = [progress.fraction("queued", elapsed=t, estimate=10) for t in times]
+    assert fills == sorted(fills) and fills[0] == wait.start and fills[-1] < wait.end
+    assert fills[2] == pytest.approx(wait.start + (wait.end - wait.start) * progress.ON_TIME)
     assert fills[1] - fills[0] > fills[4] - fills[3]  # slower once late
+
+
+def test_a_status_only_raises_the_floor_so_a_late_sighting_neither_freezes_nor_jumps_back():
+    # Queued for 20 s unseen by any GET: the bar has moved on time all the while.
+    queued = [progress.fraction("queued", elapsed=t, estimate=10) for t in (0, 5, 10, 20)]
+    assert queued == sorted(queued) and len(set(queued)) == 4
+    # Rendering first seen at 20 s: the same clock, so the bar goes on from where it was.
+    seen = progress.fraction("rendering", elapsed=20, estimate=10)
+    assert seen == queued[-1] and seen > progress.BANDS["rendering"].start
+    # Seen rendering at once: the band's start is the floor.
+    assert progress.fraction("rendering", elapsed=0.1, estimate=10) == (
+        progress.BANDS["rendering"].start
+    )
 
 
 def test_the_curve_is_the_same_model_as_points():
     points = progress.curve(10.0)
-    assert points[0] == (0.0, progress.BANDS["rendering"].start)
+    assert points[0] == (0.0, progress.WAITING.start)
     assert [t for t, _ in points] == sorted(t for t, _ in points)
     assert [f for _, f in points] == sorted(f for _, f in points)
     for t, fill in points:
-        assert fill == pytest.approx(
-            progress.fraction("rendering", elapsed=t, estimate=10), abs=1e-4
-        )
-    assert points[-1][0] == pytest.approx(10 * progress.CURVE_SPAN)
+        assert fill == pytest.approx(progress.fraction("queued", elapsed=t, estimate=10), abs=1e-4)
+    assert points[-1][0] == pytest.approx(progress.waiting_estimate(10) * progress.CURVE_SPAN, abs=1e-3)
 
 
 def test_the_command_line_bar_reads_the_same_model():
@@ -84,9 +95,11 @@ def test_the_command_line_bar_reads_the_same_model():
     out = io.StringIO()
     bar = Progress(out, estimate=10.0)
     bar(Created("cm1", 50))
-    assert bar.fraction == progress.fraction("queued")
+    assert bar.fraction == pytest.approx(progress.fraction("queued"), abs=1e-3)
+    since = bar._since
     bar(_status("rendering"))
-    assert bar.fraction == progress.fraction("rendering")
+    assert bar.fraction == pytest.approx(progress.fraction("rendering"), abs=1e-3)
+    assert bar._since == since  # the wait's one clock runs on from the create
     bar(DownloadProgress("cm1", 0, 25, 100))
     assert bar.fraction == progress.fraction("downloading", received=25, total=100)
     bar(Completed(_project(status="complete"), 3.0))
@@ -110,20 +123,25 @@ def test_a_new_job_clears_the_last_and_starts_both_clocks():
     assert traits["progress_curve"] == [] and traits["render_estimate"] == 10.0
 
 
-def test_created_names_the_job_and_queues_it():
+def test_created_names_the_job_queues_it_and_starts_the_waits_clock_and_curve():
     traits = run_state.on_event(_state(progress=1.0), Created("cm1", 50))
     assert traits["project_id"] == "cm1" and traits["credits_charged"] == 50
     assert traits["status"] == "queued" and traits["progress"] == 100 * progress.fraction("queued")
     assert traits["phase_started"] == NOW * 1000
+    assert traits["progress_curve"] == [[t, round(100 * f, 2)] for t, f in progress.curve(10)]
 
 
-def test_rendering_sends_the_curve_and_the_next_phase_clears_it():
-    rendering = run_state.on_event(_state(progress=5.0), _status("rendering"))
-    assert rendering["status"] == "rendering"
-    assert rendering["progress_curve"] == [[t, round(100 * f, 2)] for t, f in progress.curve(10)]
-    done = run_state.on_event(_state(progress=40.0), _status("complete"))
+def test_rendering_keeps_the_waits_clock_and_the_next_phase_clears_the_curve():
+    rendering = run_state.on_event(_state(progress=30.0, waiting=True), _status("rendering"))
+    assert rendering == {"status": "rendering", "progress": 30.0}  # no new clock, no new curve
+    # A job picked up mid-render (no create seen) starts the wait's clock there.
+    picked = run_state.on_event(_state(progress=5.0), _status("rendering"))
+    assert picked["phase_started"] == NOW * 1000 and picked["progress_curve"]
+    assert picked["progress"] == 100 * progress.BANDS["rendering"].start
+    done = run_state.on_event(_state(progress=40.0, waiting=True), _status("complete"))
     assert done["status"] == "downloading" and done["progress_curve"] == []
     assert done["progress"] == 100 * progress.fraction("downloading")
+    assert done["phase_started"] == NOW * 1000
     assert run_state.on_event(_state(), _status("draft")) == {}
 
 

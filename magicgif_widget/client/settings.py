@@ -65,10 +65,10 @@ class Secret:
 
 @dataclass(frozen=True)
 class PollPolicy:
-    """How often to GET a job. ``PollPolicy.adaptive()``, the default, spaces GETs by when
-    earlier jobs finished (``client/timing.py``). A fixed policy polls every ``interval`` s
-    and, after ``backoff_after`` s, grows by ``backoff`` up to ``max_interval``. Each wait is
-    measured from the previous request's start.
+    """How often to GET a job. ``PollPolicy.adaptive()``, the default, plans its GETs from
+    when earlier jobs finished (``client/timing.py``, ``client/poll_plan.py``). A fixed
+    policy polls every ``interval`` s and, after ``backoff_after`` s, grows by ``backoff`` up
+    to ``max_interval``. Each wait is measured from the previous request's start.
     """
 
     interval: float = 0.5
@@ -76,9 +76,10 @@ class PollPolicy:
     backoff_after: float = 10.0
     max_interval: float = 5.0
     adaptive: bool = False
-    min_wait: float = 0.25  # adaptive: the shortest and longest wait between GETs
-    max_wait: float = 3.0
-    cost: float = 0.01  # adaptive: seconds of expected delay one GET is worth (bench/NOTES.md)
+    min_wait: float = 0.25  # adaptive: the shortest wait, where a finish is likely
+    max_wait: float = 10.0  # adaptive: the longest, so a job is seen within this once done
+    cost: float = 0.02  # adaptive: seconds of expected delay one GET is worth (bench/NOTES.md)
+    unlikely: float = 0.1  # adaptive: below this chance of ending within 2 s, wait >= 2 s
 
     @classmethod
     def adaptive_default(cls) -> PollPolicy:

@@ -3,10 +3,10 @@
 The API reports statuses only, so the poller guesses. Its guess is a distribution of job
 durations per backend and output format: the vendor's published median as a prior, plus one
 narrow lognormal per recent job. Once a job is seen ``rendering``, the guess becomes "when it
-started rendering, plus a render phase like earlier ones". The poller spaces its GETs by the
-hazard of that distribution (the chance per second of finishing now, given not finished yet):
-rarely while completion is unlikely, densely when likely, and backing off once a job runs
-past what history expected. The widget's progress bar reads its estimate from here too.
+started rendering, plus a render phase like earlier ones". The poller asks ``poll_plan.py``
+for the best GET times for that distribution: rare while completion is unlikely (never under
+the vendor's 2 s), dense where it is likely, and growing geometrically once a job runs past
+what history expected, up to a cap. The progress bars read their estimate from here too.
 
 The cache file holds durations only: no project ids, prompts, URLs or tokens.
 """
@@ -27,7 +27,8 @@ from statistics import NormalDist
 
 from filelock import FileLock
 
-from ..contract import OUTPUT_FORMATS, VENDOR_MEDIAN_SECONDS
+from ..contract import OUTPUT_FORMATS, VENDOR_MEDIAN_SECONDS, VENDOR_POLL_SECONDS
+from .poll_plan import Plan, Rules, plan
 from .settings import PollPolicy
 
 PRIOR_SPREAD = 0.6  # sigma of log seconds: the vendor's figure is "directional, not an SLA"
@@ -35,6 +36,7 @@ SANDBOX_MEDIAN_SECONDS = 2.0  # the offline sandbox's jobs are short (it is a to
 RENDER_SHARE = 0.85  # of a job's time, spent rendering rather than queued (prior only)
 KEEP = 40  # durations kept per backend, format and phase
 MIN_KERNEL = 0.06  # sigma of log seconds for one remembered job
+TAIL_GROWTH = 1.5  # each wait past the plan is this much longer than the one before
 CACHE_ENV = "MAGICGIF_CACHE_DIR"
 _NORMAL = NormalDist()
 _POLICY = PollPolicy.adaptive_default()
@@ -72,6 +74,13 @@ class Lognormal:
             return 0.0
         return _NORMAL.pdf((math.log(t) - self.mu) / self.sigma) / (t * self.sigma)
 
+    def partial_mean(self, t: float) -> float:
+        """E[X; X <= t]: the lognormal's first moment up to ``t``."""
+        if t <= 0:
+            return 0.0
+        whole = math.exp(self.mu + self.sigma**2 / 2)
+        return whole * _NORMAL.cdf((math.log(t) - self.mu - self.sigma**2) / self.sigma)
+
 
 @dataclass(frozen=True)
 class Expectation:
@@ -94,6 +103,11 @@ class Expectation:
     def survival(self, t: float) -> float:
         total = sum(p.weight for p in self.parts)
         return sum(p.weight * (1 - p.cdf(t)) for p in self.parts) / total
+
+    def partial_mean(self, t: float) -> float:
+        """E[T; T <= t], what the poll plan's delay term needs."""
+        total = sum(p.weight for p in self.parts)
+        return sum(p.weight * p.partial_mean(t) for p in self.parts) / total
 
     def hazard(self, t: float) -> float:
         """The chance per second of ending at ``t``, given it has not ended before."""
@@ -122,33 +136,32 @@ class Schedule:
     min_wait: float = _POLICY.min_wait  # the defaults' one home is PollPolicy
     max_wait: float = _POLICY.max_wait
     cost: float = _POLICY.cost
+    unlikely: float = _POLICY.unlikely
 
-    def next_wait(self, elapsed: float, rendering_since: float | None) -> float:
-        """Seconds until the next GET: the longest wait w with w <= sqrt(2 * cost / h), h the
-        largest hazard within the next w seconds. That spacing minimises expected delay plus
-        cost per GET, and looking ahead keeps a likely moment from being stepped over. Past
-        the 98th percentile of what was expected, it backs off instead."""
+    @property
+    def rules(self) -> Rules:
+        return Rules(self.cost, self.min_wait, self.max_wait, self.unlikely)
+
+    def plans(self) -> tuple[Plan, Plan | None]:
+        """Both phases' plans (worked out once per model; call it off the event loop)."""
+        render = plan(self.render, self.rules) if self.render is not None else None
+        return plan(self.total, self.rules), render
+
+    def next_wait(
+        self, elapsed: float, rendering_since: float | None, last_wait: float = 0.0
+    ) -> float:
+        """Seconds until the next GET: the best plan's for the model of the phase the job is
+        in (``poll_plan.py``). Past the plan (a job that outlived its history) the waits grow
+        by ``TAIL_GROWTH`` each, from at least the vendor's 2 s, up to ``max_wait``."""
         if rendering_since is None or self.render is None:
             model, offset = self.total, 0.0
         else:
             model, offset = self.render, rendering_since
-        t = max(1e-3, elapsed - offset)
-        if t > model.quantile(0.98):  # overdue: the model did not expect this job
-            return min(self.max_wait, max(self.min_wait, 0.25 * t))
-
-        def fits(wait: float) -> bool:
-            peak = max(model.hazard(t + wait * k / 8) for k in range(9))
-            return wait * wait * peak <= 2 * self.cost
-
-        if fits(self.max_wait):
-            return self.max_wait
-        lo, hi = self.min_wait, self.max_wait
-        if not fits(lo):
-            return lo
-        for _ in range(12):
-            mid = (lo + hi) / 2
-            lo, hi = (mid, hi) if fits(mid) else (lo, mid)
-        return lo
+        t = max(0.0, elapsed - offset)
+        at = plan(model, self.rules).next_at(t)
+        if at is None:  # overdue: the model did not expect this job
+            return min(self.max_wait, max(VENDOR_POLL_SECONDS, last_wait * TAIL_GROWTH))
+        return min(self.max_wait, max(self.min_wait, at - t))
 
 
 class History:
@@ -171,9 +184,8 @@ class History:
         fmt = output_format if output_format in OUTPUT_FORMATS else "gif"
         renders = self.seen(backend, fmt, "render")
         render = Expectation.learned(median * RENDER_SHARE, renders) if len(renders) >= 2 else None
-        return Schedule(
-            Expectation.learned(median, self.seen(backend, fmt, "total")), render, **policy
-        )
+        total = Expectation.learned(median, self.seen(backend, fmt, "total"))
+        return Schedule(total, render, **policy)
 
     def render_estimate(self, backend: str, output_format: str, sandbox: bool) -> float:
         """Expected seconds of rendering (the widget's progress bar): the median of the

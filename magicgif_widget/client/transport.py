@@ -20,6 +20,7 @@ from .errors import (
     error_for_status,
 )
 from .models import Retrying
+from .pressure import Pressure
 from .settings import Settings, parse_retry_after
 
 log = logging.getLogger("magicgif_widget")
@@ -92,6 +93,7 @@ class Transport:
             max_redirects=5,
         )
         self._hold_until = 0.0  # a 429's Retry-After holds every request of this client
+        self.pressure = Pressure()  # and every 429 widens this client's polls
 
     async def _wait_for_hold(self) -> None:
         delay = self._hold_until - time.monotonic()
@@ -190,6 +192,8 @@ class Transport:
             except Transient as failure:
                 wait = failure.retry_after
                 too_long = wait is not None and wait > policy.max_retry_after
+                if failure.status == 429:
+                    self.pressure.hit()
                 if failure.status == 429 and wait is not None and not too_long:
                     self._hold_until = max(self._hold_until, time.monotonic() + wait)
                 if tries >= policy.attempts or too_long:

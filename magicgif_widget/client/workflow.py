@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable
 from typing import Any, Protocol, TypeVar
 
+from ..contract import VENDOR_POLL_SECONDS
 from .download import download_all
 from .errors import (
     GenerationTimeout,
@@ -275,6 +276,7 @@ async def _poll(
     last_status: str | None = None
     previous = 0.0  # seconds since ``started`` of the previous GET
     rendering_since: float | None = None
+    pressure = api.transport.pressure
     while True:
         await _sleep_until(due)
         sent = time.monotonic()
@@ -293,22 +295,25 @@ async def _poll(
             return project
         previous = elapsed
         if schedule is not None:
-            interval = schedule.next_wait(elapsed, rendering_since)
+            interval = schedule.next_wait(elapsed, rendering_since, interval)
         else:
             interval = policy.next_interval(interval, elapsed)
-        due = sent + interval
+        due = sent + pressure.widen(interval, VENDOR_POLL_SECONDS)
 
 
 def _schedule(key: str, output_format: str, sandbox: bool, policy: PollPolicy) -> Schedule:
-    """The learned schedule (an unreadable cache means the prior alone)."""
-    return History().schedule(
+    """The learned schedule, its plans worked out (an unreadable cache means the prior)."""
+    schedule = History().schedule(
         key,
         output_format,
         sandbox,
         min_wait=policy.min_wait,
         max_wait=policy.max_wait,
         cost=policy.cost,
+        unlikely=policy.unlikely,
     )
+    schedule.plans()  # the dynamic programme runs here, in the worker thread
+    return schedule
 
 
 def _remember(key: str, output_format: str, total: float, render: float | None) -> None:

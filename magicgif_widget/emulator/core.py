@@ -1,5 +1,6 @@
 """The emulator's state (jobs, faults, clock, signer, settings) and the gate each request
-passes first: it is counted, its token checked and its route's next fault rule applied."""
+passes first: it is counted, its token checked, its key's rate limit (if any) spent and its
+route's next fault rule applied."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from .clock import SYSTEM_CLOCK, Clock
 from .errors import error
 from .faults import Fault, Faults
 from .jobs import JobStore
+from .rate_limit import RateLimit
 from .signing import Signer
 from .timing import Drawn
 
@@ -40,8 +42,10 @@ class EmulatorCore:
         sandbox: bool = False,
         timing: Drawn | None = None,
         clock: Clock = SYSTEM_CLOCK,
+        rate_limit: RateLimit | None = None,
     ) -> None:
         self.clock = clock
+        self.rate_limit = rate_limit
         self.store = JobStore(render_seconds, credits, timing, clock)
         self.faults = Faults()
         self.signer = Signer(clock)
@@ -58,6 +62,8 @@ class EmulatorCore:
         """Forget jobs, counts and faults, as ``POST /emulator/reset`` does."""
         self.store.reset()
         self.faults.clear()
+        if self.rate_limit is not None:
+            self.rate_limit.reset()
 
     def use_clock(self, clock: Clock) -> None:
         """Read "now" from ``clock`` from here on, after forgetting every job, count and fault
@@ -76,6 +82,13 @@ class EmulatorCore:
         self.store.saw(route)
         if route not in OPEN_ROUTES and not self.authorized(request):
             return error(401, "unauthorized", "provide a valid API key in the Authorization header")
+        if route not in OPEN_ROUTES and self.rate_limit is not None:
+            wait = self.rate_limit.take(request.headers.get("authorization", ""))
+            if wait is not None:
+                self.store.count("rate_limited")
+                refused = error(429, "rate_limited", f"too many requests for this key; {wait:g} s")
+                refused.headers["retry-after"] = f"{wait:g}"
+                return refused
         rule = self.faults.take(route)
         return None if rule is None else await inject.on_request(rule, route, request)
 

@@ -66,6 +66,7 @@ class Job:
     queued_seconds: float = 0.0
     plan: Plan = field(default_factory=Plan)  # the error's code and message, for ``error``
     polls: int = 0  # GETs of this project
+    seen_final: float | None = None  # seconds after its start, of the first GET showing its end
     enabled: bool = True
 
     def status(self, now: float) -> str:
@@ -104,6 +105,7 @@ class Job:
             "seconds": self.render_seconds,
             "queued_seconds": self.queued_seconds,
             "polls": self.polls,
+            "seen_final_seconds": self.seen_final,
         }
 
 
@@ -114,6 +116,7 @@ class Counts:
     downloads: int = 0
     deletes: int = 0
     uploads: int = 0
+    rate_limited: int = 0  # requests refused by the per-key rate limit
 
 
 class JobStore:

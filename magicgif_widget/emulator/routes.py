@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from ..contract import CREDITS_PER_GIF, DEFAULT_FORMAT, MEDIA_TYPES
+from ..contract import CREDITS_PER_GIF, DEFAULT_FORMAT, FINAL_STATUSES, MEDIA_TYPES
 from . import inject, render
 from .core import EmulatorCore
 from .errors import error
@@ -126,6 +126,8 @@ class ContractRoutes:
         self.emu.clock.polled()
         downloads = []
         now = self.emu.clock.monotonic()
+        if job.seen_final is None and job.status(now) in FINAL_STATUSES:
+            job.seen_final = now - job.started
         if job.status(now) == "complete":
             url, expires_at = self.emu.signed_url(
                 request, f"/emulator/files/{job.id}/output.{job.output_format}"

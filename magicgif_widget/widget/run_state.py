@@ -33,6 +33,7 @@ class RunState:
     history: Sequence[Mapping[str, Any]] = ()
     canceled: bool = False
     now: float = 0.0  # wall-clock seconds
+    waiting: bool = False  # the wait's curve is running (a queued or rendering status shown)
 
 
 def started(state: RunState) -> Traits:
@@ -110,20 +111,22 @@ def on_event(state: RunState, event: Event) -> Traits:
 
 
 def phase(state: RunState, status: str) -> Traits:
-    """A new phase: its status and start, the bar at least at its band, rendering's curve."""
-    traits: Traits = {
-        "status": status,
-        "phase_started": state.now * 1000,
-        "progress": max(state.progress, 100 * bar.fraction(status)),
-        "progress_curve": rendering_curve(state.render_estimate) if status == "rendering" else [],
-    }
+    """A new status: the bar at least at its band. The wait (queued, rendering) runs one
+    clock and one curve from the first of them seen, so a late sighting of ``rendering``
+    only raises the floor; downloading starts a clock of its own."""
+    traits: Traits = {"status": status, "progress": max(state.progress, 100 * bar.fraction(status))}
+    waiting = status in ("queued", "rendering")
+    if not (waiting and state.waiting):
+        traits["phase_started"] = state.now * 1000
+        traits["progress_curve"] = rendering_curve(state.render_estimate) if waiting else []
     if status != "rendering" and notices.is_retrying(state.notice):
         traits["notice"] = ""  # a retry that is over; one while rendering stays until it ends
     return traits
 
 
 def rendering_curve(estimate: float) -> list[list[float]]:
-    """``progress.curve`` in the bar's percent, as the ``progress_curve`` trait holds it."""
+    """``progress.curve`` (the wait's fill since the create, for an expected render time) in
+    the bar's percent, as the ``progress_curve`` trait holds it."""
     return [[seconds, round(100 * fill, 2)] for seconds, fill in bar.curve(estimate)]
 
 

@@ -103,6 +103,7 @@ class Runner:
             history=w.history,
             canceled=self.canceled,
             now=time.time(),
+            waiting=w.status in ("queued", "rendering") and bool(w.progress_curve),
         )
 
     def gallery_state(self) -> GalleryState:

@@ -15,6 +15,8 @@ class Surface(Protocol):
     """The traits and settings of a ``GifWidget`` that its jobs use (set by name)."""
 
     progress: float
+    progress_curve: list[list[float]]
+    status: str
     project_id: str
     notice: str
     sandbox: bool

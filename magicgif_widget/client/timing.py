@@ -69,11 +69,6 @@ class Lognormal:
     def cdf(self, t: float) -> float:
         return _NORMAL.cdf((math.log(t) - self.mu) / self.sigma) if t > 0 else 0.0
 
-    def pdf(self, t: float) -> float:
-        if t <= 0:
-            return 0.0
-        return _NORMAL.pdf((math.log(t) - self.mu) / self.sigma) / (t * self.sigma)
-
     def partial_mean(self, t: float) -> float:
         """E[X; X <= t]: the lognormal's first moment up to ``t``."""
         if t <= 0:
@@ -108,13 +103,6 @@ class Expectation:
         """E[T; T <= t], what the poll plan's delay term needs."""
         total = sum(p.weight for p in self.parts)
         return sum(p.weight * p.partial_mean(t) for p in self.parts) / total
-
-    def hazard(self, t: float) -> float:
-        """The chance per second of ending at ``t``, given it has not ended before."""
-        total = sum(p.weight for p in self.parts)
-        density = sum(p.weight * p.pdf(t) for p in self.parts) / total
-        alive = self.survival(t)
-        return density / alive if alive > 1e-12 else float("inf")
 
     def quantile(self, q: float) -> float:
         lo, hi = 1e-3, 1e5

@@ -26,7 +26,7 @@ WAITING = ("queued", "rendering")  # the bar moves on time since the create thro
 class Progress:
     """One job's progress: a tqdm bar (percent, status, elapsed) on a terminal, else one line
     per status. It fills as the widget's does (progress.py): by time from the create while
-    the job waits (a status only raises the floor), then by bytes; notes (the job's id,
+    the job waits (each status fills from its band's start), then by bytes; notes (the job's id,
     retries) go above the bar."""
 
     def __init__(self, stream: TextIO, estimate: float = DEFAULT_ESTIMATE) -> None:

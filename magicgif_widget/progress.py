@@ -3,10 +3,11 @@
 The API reports statuses only (created, queued, rendering, complete), then the download's
 bytes. The wait for the job, queued then rendering, is the long silent part: it moves on time
 since the create, against the expected wait (``client/timing.py`` learns it), steadily until
-the estimate, then ever slower, never full. A status only raises the floor (its band's start),
-so a poller that asks rarely neither freezes the bar nor makes it jump back when it learns
-the job turned to rendering. The widget's front end draws the wait from ``curve()`` points it
-is sent, so the numbers here are the only copy.
+the estimate, then ever slower, never full. Each status fills from its band's start on that
+one clock (rendering's start is higher than queued's), so a poller that asks rarely neither
+freezes the bar nor makes it jump back when it learns the job turned to rendering. The
+widget's front end draws the wait from ``curve()`` points it is sent, so the numbers here are
+the only copy.
 """
 
 from __future__ import annotations
@@ -63,25 +64,23 @@ def fraction(
 ) -> float:
     """The bar's fill (0 to 1) for a job in ``status``; 0 for a status without a band.
     Queued and rendering: ``elapsed`` seconds since the create, ``estimate`` the expected
-    render seconds; at least the status band's start."""
+    render seconds; from the status band's start to the wait's end."""
     band = BANDS.get(status)
     if band is None:
         return 0.0
     if status in ("queued", "rendering"):
         share = waiting_share(elapsed, waiting_estimate(estimate))
-        return max(band.start, WAITING.start + (WAITING.end - WAITING.start) * share)
+        return band.start + (WAITING.end - band.start) * share
     share = 0.0
     if status == "downloading" and total:
         share = min(1.0, max(0, received) / total)
     return band.start + (band.end - band.start) * share
 
 
-def curve(estimate: float) -> list[tuple[float, float]]:
-    """The wait's fill over time as (seconds since the create, fill) points, joined by lines,
-    for an expected render time ``estimate``."""
+def curve(estimate: float, status: str = "queued") -> list[tuple[float, float]]:
+    """The wait's fill in ``status`` over time as (seconds since the create, fill) points,
+    joined by lines, for an expected render time ``estimate``."""
     wait = max(MIN_ESTIMATE, waiting_estimate(estimate))
     steps = [1 + (CURVE_SPAN - 1) * k / CURVE_POINTS for k in range(CURVE_POINTS + 1)]
     times = [0.0, *(wait * s for s in steps)]
-    return [
-        (round(t, 3), round(fraction("queued", elapsed=t, estimate=estimate), 4)) for t in times
-    ]
+    return [(round(t, 3), round(fraction(status, elapsed=t, estimate=estimate), 4)) for t in times]

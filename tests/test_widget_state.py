@@ -66,15 +66,16 @@ def test_the_wait_moves_on_time_since_the_create_slows_past_the_estimate_and_nev
     assert fills[1] - fills[0] > fills[4] - fills[3]  # slower once late
 
 
-def test_a_status_only_raises_the_floor_so_a_late_sighting_neither_freezes_nor_jumps_back():
+def test_a_late_sighting_of_rendering_neither_freezes_the_bar_nor_moves_it_back():
     # Queued for 20 s unseen by any GET: the bar has moved on time all the while.
     queued = [progress.fraction("queued", elapsed=t, estimate=10) for t in (0, 5, 10, 20)]
     assert queued == sorted(queued) and len(set(queued)) == 4
-    # Rendering first seen at 20 s: the same clock, so the bar goes on from where it was.
-    seen = progress.fraction("rendering", elapsed=20, estimate=10)
-    assert seen == queued[-1] and seen > progress.BANDS["rendering"].start
-    # Seen rendering at once: the band's start is the floor.
-    assert progress.fraction("rendering", elapsed=0.1, estimate=10) == (
+    # Rendering seen at any moment: on the same clock, at least where queued was, and moving.
+    for t in (0.1, 5, 20, 60):
+        seen = progress.fraction("rendering", elapsed=t, estimate=10)
+        assert progress.fraction("queued", elapsed=t, estimate=10) <= seen
+        assert progress.fraction("rendering", elapsed=t + 0.8, estimate=10) > seen
+    assert progress.fraction("rendering", elapsed=0, estimate=10) == (
         progress.BANDS["rendering"].start
     )
 
@@ -86,7 +87,9 @@ def test_the_curve_is_the_same_model_as_points():
     assert [f for _, f in points] == sorted(f for _, f in points)
     for t, fill in points:
         assert fill == pytest.approx(progress.fraction("queued", elapsed=t, estimate=10), abs=1e-4)
-    assert points[-1][0] == pytest.approx(progress.waiting_estimate(10) * progress.CURVE_SPAN, abs=1e-3)
+    assert points[-1][0] == pytest.approx(
+        progress.waiting_estimate(10) * progress.CURVE_SPAN, abs=1e-3
+    )
 
 
 def test_the_command_line_bar_reads_the_same_model():
@@ -133,7 +136,10 @@ def test_created_names_the_job_queues_it_and_starts_the_waits_clock_and_curve():
 
 def test_rendering_keeps_the_waits_clock_and_the_next_phase_clears_the_curve():
     rendering = run_state.on_event(_state(progress=30.0, waiting=True), _status("rendering"))
-    assert rendering == {"status": "rendering", "progress": 30.0}  # no new clock, no new curve
+    assert "phase_started" not in rendering  # the wait's clock runs on
+    assert rendering["progress"] == 30.0 and rendering["status"] == "rendering"
+    curve = [[t, round(100 * f, 2)] for t, f in progress.curve(10, "rendering")]
+    assert rendering["progress_curve"] == curve
     # A job picked up mid-render (no create seen) starts the wait's clock there.
     picked = run_state.on_event(_state(progress=5.0), _status("rendering"))
     assert picked["phase_started"] == NOW * 1000 and picked["progress_curve"]

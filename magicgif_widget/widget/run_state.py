@@ -111,23 +111,23 @@ def on_event(state: RunState, event: Event) -> Traits:
 
 
 def phase(state: RunState, status: str) -> Traits:
-    """A new status: the bar at least at its band. The wait (queued, rendering) runs one
-    clock and one curve from the first of them seen, so a late sighting of ``rendering``
-    only raises the floor; downloading starts a clock of its own."""
+    """A new status: the bar at least at its band, and its curve. The wait (queued, then
+    rendering) runs one clock from the first of them seen, so a late sighting of
+    ``rendering`` moves the bar on, never back; downloading starts a clock of its own."""
     traits: Traits = {"status": status, "progress": max(state.progress, 100 * bar.fraction(status))}
     waiting = status in ("queued", "rendering")
     if not (waiting and state.waiting):
         traits["phase_started"] = state.now * 1000
-        traits["progress_curve"] = rendering_curve(state.render_estimate) if waiting else []
+    traits["progress_curve"] = rendering_curve(state.render_estimate, status) if waiting else []
     if status != "rendering" and notices.is_retrying(state.notice):
         traits["notice"] = ""  # a retry that is over; one while rendering stays until it ends
     return traits
 
 
-def rendering_curve(estimate: float) -> list[list[float]]:
+def rendering_curve(estimate: float, status: str = "queued") -> list[list[float]]:
     """``progress.curve`` (the wait's fill since the create, for an expected render time) in
     the bar's percent, as the ``progress_curve`` trait holds it."""
-    return [[seconds, round(100 * fill, 2)] for seconds, fill in bar.curve(estimate)]
+    return [[seconds, round(100 * fill, 2)] for seconds, fill in bar.curve(estimate, status)]
 
 
 def completed(state: RunState, result: Result, *, name: str | None, size: int) -> Changes:

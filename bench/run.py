@@ -253,6 +253,7 @@ def concurrency(gif: Path, runs: int, n: int = 100, render: float = 1.0) -> dict
 async def _student(name: str, url: str, i: int, directory: str) -> dict[str, Any]:
     """One student's job on a client of their own: its wall time and id, or its error."""
     style = {"prompt": f"class student {i}"}
+    Path(directory).mkdir(parents=True, exist_ok=True)  # the vendor SDK makes no folders
     t0 = time.perf_counter()
     try:
         if name == "ours":

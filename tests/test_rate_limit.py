@@ -18,6 +18,7 @@ from magicgif_widget.emulator import BackgroundServer, Emulator
 from magicgif_widget.emulator.rate_limit import DEFAULT_BURST, DEFAULT_PER_SECOND, RateLimit
 
 from .conftest import FAST_RETRY, PROMPT, Server
+from .emulator_process import emulator_process
 
 
 class Clock:
@@ -60,6 +61,14 @@ def test_the_emulator_refuses_past_the_limit_with_429_and_retry_after():
         assert httpx.get(f"{srv.url}/emulator/stats").json()["rate_limited"] == 1
         # A refused key's request never reaches the route: no job, no count.
         assert httpx.get(f"{srv.url}/emulator/stats").json()["creates"] == 0
+
+
+def test_the_emulator_command_takes_the_limit_as_the_readme_says():
+    """``magicgif emulator --rate-limit 1``: bursts of 2, then 429 with Retry-After."""
+    with emulator_process("--rate-limit", "1") as url:
+        answers = [httpx.get(f"{url}/v1/account").status_code for _ in range(3)]
+        assert answers == [200, 200, 429]
+        assert httpx.get(f"{url}/emulator/stats").json()["rate_limited"] == 1
 
 
 def test_the_emulator_command_takes_the_limit_and_refuses_a_zero_one():

@@ -57,7 +57,7 @@ def test_an_error_on_a_terminal_follows_the_bar_without_a_blank_line(tmp_path: P
 
 
 def test_off_a_terminal_one_plain_line_per_status(tmp_path: Path):
-    with emulator_process("--render-seconds", "0.5", "--token", TOKEN) as url:
+    with emulator_process("--render-seconds", "1.5", "--token", TOKEN) as url:
         proc = subprocess.run(
             [*MAGICGIF, "generate", "cat", "-o", "out", "--base-url", url],
             cwd=tmp_path,

@@ -259,7 +259,7 @@ def test_classic_notebook_generate_button_right_after_opening(browser, classic):
     try:
         nb.run_all_now()
         root = nb.output(0).locator(".magicgif")
-        expect(root).to_have_count(1, timeout=15_000)
+        expect(root).to_have_count(1, timeout=30_000)
         root.get_by_role("button", name="Generate", exact=True).click()
         wait_true(root.locator(".mg-stage img"), JS_IMG_DECODED, timeout=30)
         deadline = time.monotonic() + 10

@@ -120,7 +120,7 @@ def test_marimo(page: Any, tmp_path: Path, mode: str):
                 expect(widgets).to_have_count(2, timeout=8_000)
             except AssertionError:
                 page.get_by_test_id("run-button").last.click()
-        expect(widgets).to_have_count(2, timeout=30_000)
+        expect(widgets).to_have_count(2, timeout=60_000)
         for index, kind in enumerate(("wrapped", "bare")):
             seconds = exercise(widgets.nth(index))
             print(f"marimo {mode}, {kind}: Generate to visible {seconds}")

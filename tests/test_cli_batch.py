@@ -118,7 +118,7 @@ def test_sigkill_midway_then_rerun_creates_each_job_exactly_once(tmp_path: Path)
     """The issue's demonstration: 30 prompts, --concurrency 8, SIGKILL after ~10 creates."""
     file = prompts(tmp_path, 30)
     out = tmp_path / "out"
-    with emulator_process("--render-seconds", "0.5") as url:
+    with emulator_process("--render-seconds", "1.5") as url:
         args = (str(file), "-o", str(out), "--concurrency", "8", "--base-url", url)
         proc = start(*args, cwd=tmp_path)
         before = kill_between_creates(proc, out, url, after=10)

@@ -12,8 +12,8 @@ is solved exactly on a time grid by dynamic programming over "the previous GET w
     V(t) = min over t' > t of  lam * S(t) + E[(t' - T); t < T <= t'] + V(t')
 
 (the GET at t' is sent only if the job was alive at t). ``front_for`` returns the front for
-samples of ``T``; ``clairvoyant_queue`` gives a lower bound for any poller, even one that reads
-the queue/render status: the render phase's own front, as if the queue wait were known free.
+samples of ``T``. The same front for the render phase alone is a lower bound for any poller,
+even one that reads the queue/render status: as if the queue wait were known for free.
 """
 
 from __future__ import annotations
@@ -113,9 +113,3 @@ def gets_at(front: Sequence[Point], delay: float) -> float:
             share = (delay - a.delay) / (b.delay - a.delay) if b.delay > a.delay else 1.0
             return a.gets + share * (b.gets - a.gets)
     return front[-1].gets
-
-
-def clairvoyant_queue(renders: Sequence[float], lams: Sequence[float] | None = None) -> list[Point]:
-    """A bound no status-reading poller can beat: the queue wait known at no GET's cost,
-    only the render phase left to find. The front of the render times alone."""
-    return front_for(renders, lams)

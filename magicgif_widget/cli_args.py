@@ -6,12 +6,11 @@ import argparse
 
 from ._version import __version__
 from .batching.results import MAX_CONCURRENCY, check_concurrency
-from .cli_commands import batch_command, emulator_command, generate_command
+from .cli_commands import STATED_LIMIT, batch_command, emulator_command, generate_command
 from .cli_jobs import add_commands
 from .client.errors import ValidationError
 from .client.params import DEFAULT_GENERATE_TIMEOUT
 from .contract import DEFAULT_FORMAT, OUTPUT_FORMATS
-from .emulator.rate_limit import DEFAULT_PER_SECOND
 
 
 def _seconds(text: str) -> float:
@@ -166,9 +165,9 @@ def parser() -> argparse.ArgumentParser:
         metavar="N",
         type=_seconds,
         nargs="?",
-        const=DEFAULT_PER_SECOND,
-        help=f"refuse with 429 past N requests/s per API key, bursts of 2N (N defaults to "
-        f"{DEFAULT_PER_SECOND:g}; off unless given)",
+        const=STATED_LIMIT,
+        help="refuse with 429 past N requests/s per API key, bursts of 2N; bare, the "
+        "emulator's stated default (emulator/rate_limit.py); off unless given",
     )
     emu.add_argument(
         "--log-level",

@@ -19,6 +19,8 @@ from .client.settings import SANDBOX_BASE_URL, SandboxWarning, Settings, resolve
 from .client.timing import expected_render
 from .jobstore.advice import batch_resume
 
+STATED_LIMIT = -1.0  # a bare ``--rate-limit``: RateLimit()'s own default, read where it is used
+
 
 def generate_command(args: argparse.Namespace) -> int:
     """Generate one animation, print its path on stdout and the job's progress on stderr."""
@@ -211,7 +213,9 @@ def emulator_command(args: argparse.Namespace) -> int:
             Drawn.realistic(args.seed), **{k: v for k, v in given.items() if v is not None}
         )
     limit = None
-    if args.rate_limit is not None:
+    if args.rate_limit == STATED_LIMIT:
+        limit = RateLimit()
+    elif args.rate_limit is not None:
         if not args.rate_limit > 0:
             raise ValidationError("--rate-limit", "must be more than 0 requests a second")
         limit = RateLimit(args.rate_limit, max(1, round(2 * args.rate_limit)))

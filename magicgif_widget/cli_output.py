@@ -11,7 +11,7 @@ from typing import Any, TextIO
 from .batching.results import BatchProgress
 from .client.errors import MagicHourError
 from .client.models import Completed, Created, DownloadProgress, Event, Retrying, StatusChanged
-from .progress import DEFAULT_ESTIMATE, fraction
+from .progress import DEFAULT_ESTIMATE, WAITING_STATUSES, fraction
 
 SANDBOX_NOTE = (
     "magicgif: running on the offline SANDBOX (no API token set): the animation is drawn "
@@ -20,7 +20,6 @@ SANDBOX_NOTE = (
 # The status is padded to the longest ("downloading") so the bar keeps its width.
 FORMAT = "magicgif: {percentage:3.0f}%|{bar}| {desc:<11} [{elapsed}]"
 TICK = 0.2  # seconds between redraws while the API reports nothing
-WAITING = ("queued", "rendering")  # the bar moves on time since the create through both
 
 
 class Progress:
@@ -71,7 +70,7 @@ class Progress:
         """Keep the bar alive while the API reports nothing: rendering moves on time."""
         while not self._stop.wait(TICK):
             with self._lock:
-                if self.status in WAITING:
+                if self.status in WAITING_STATUSES:
                     elapsed = time.monotonic() - self._since
                     now = fraction(self.status, elapsed=elapsed, estimate=self.estimate)
                     self.fraction = max(self.fraction, now)
@@ -98,7 +97,7 @@ class Progress:
         self, status: str, note: str | None = None, *, received: int = 0, total: int | None = None
     ) -> None:
         changed = status != self.status
-        if changed and not (status in WAITING and self.status in WAITING):
+        if changed and not (status in WAITING_STATUSES and self.status in WAITING_STATUSES):
             self._since = time.monotonic()  # the wait (queued, rendering) runs one clock
         elapsed = time.monotonic() - self._since
         now = fraction(

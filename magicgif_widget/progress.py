@@ -33,7 +33,8 @@ BANDS: Final = {
     "downloading": Band(0.88, 0.99),  # by bytes received
     "complete": Band(1.0, 1.0),
 }
-WAITING: Final = Band(BANDS["queued"].start, BANDS["rendering"].end)  # by time since the create
+WAITING_STATUSES: Final = ("queued", "rendering")  # the wait: one clock, from the create
+WAITING: Final = Band(BANDS["queued"].start, BANDS["rendering"].end)  # its share of the bar
 ON_TIME: Final = 0.95  # of the waiting band, filled when the estimate is reached
 MIN_ESTIMATE: Final = 0.5  # seconds: a shorter estimate would make the bar jump
 DEFAULT_ESTIMATE: Final = VENDOR_MEDIAN_SECONDS * RENDER_SHARE  # seconds, before any job
@@ -68,7 +69,7 @@ def fraction(
     band = BANDS.get(status)
     if band is None:
         return 0.0
-    if status in ("queued", "rendering"):
+    if status in WAITING_STATUSES:
         share = waiting_share(elapsed, waiting_estimate(estimate))
         return band.start + (WAITING.end - band.start) * share
     share = 0.0

@@ -71,6 +71,14 @@ def test_the_emulator_command_takes_the_limit_as_the_readme_says():
         assert httpx.get(f"{url}/emulator/stats").json()["rate_limited"] == 1
 
 
+def test_a_bare_rate_limit_flag_is_the_stated_default():
+    """``magicgif emulator --rate-limit``, as the benchmark's class row runs it."""
+    with emulator_process("--rate-limit") as url, httpx.Client() as http:
+        answers = [http.get(f"{url}/v1/account").status_code for _ in range(DEFAULT_BURST + 20)]
+    assert answers[:DEFAULT_BURST] == [200] * DEFAULT_BURST  # the whole burst is served
+    assert 429 in answers  # then the sustained rate (20/s) cannot keep up with a tight loop
+
+
 def test_the_emulator_command_takes_the_limit_and_refuses_a_zero_one():
     bad = subprocess.run(
         [sys.executable, "-m", "magicgif_widget.cli", "emulator", "--rate-limit", "0"],

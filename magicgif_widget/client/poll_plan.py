@@ -51,14 +51,10 @@ class Rules:
 
 @dataclass(frozen=True)
 class Plan:
-    """For each grid time, the best next GET time; past ``horizon`` the tail rule takes over."""
+    """For each grid time, the best next GET time; past the last one the tail rule takes over."""
 
     step: float
     after: tuple[int, ...]  # after[i]: the grid index of the next GET, alive at i * step
-
-    @property
-    def horizon(self) -> float:
-        return len(self.after) * self.step
 
     def next_at(self, t: float) -> float | None:
         """The planned time of the next GET, alive at ``t``; None past the plan."""

@@ -14,6 +14,7 @@ The cache file holds durations only: no project ids, prompts, URLs or tokens.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import math
@@ -126,14 +127,13 @@ class Schedule:
     cost: float = _POLICY.cost
     unlikely: float = _POLICY.unlikely
 
-    @property
-    def rules(self) -> Rules:
-        return Rules(self.cost, self.min_wait, self.max_wait, self.unlikely)
-
+    @functools.cached_property
     def plans(self) -> tuple[Plan, Plan | None]:
-        """Both phases' plans (worked out once per model; call it off the event loop)."""
-        render = plan(self.render, self.rules) if self.render is not None else None
-        return plan(self.total, self.rules), render
+        """Both phases' plans: worked out on first use (read it off the event loop), shared
+        with every schedule of the same model (``poll_plan.plan`` memoises them)."""
+        rules = Rules(self.cost, self.min_wait, self.max_wait, self.unlikely)
+        render = plan(self.render, rules) if self.render is not None else None
+        return plan(self.total, rules), render
 
     def next_wait(
         self, elapsed: float, rendering_since: float | None, last_wait: float = 0.0
@@ -141,12 +141,13 @@ class Schedule:
         """Seconds until the next GET: the best plan's for the model of the phase the job is
         in (``poll_plan.py``). Past the plan (a job that outlived its history) the waits grow
         by ``TAIL_GROWTH`` each, from at least the vendor's 2 s, up to ``max_wait``."""
-        if rendering_since is None or self.render is None:
-            model, offset = self.total, 0.0
+        total, render = self.plans
+        if rendering_since is None or render is None:
+            phase, offset = total, 0.0
         else:
-            model, offset = self.render, rendering_since
+            phase, offset = render, rendering_since
         t = max(0.0, elapsed - offset)
-        at = plan(model, self.rules).next_at(t)
+        at = phase.next_at(t)
         if at is None:  # overdue: the model did not expect this job
             return min(self.max_wait, max(VENDOR_POLL_SECONDS, last_wait * TAIL_GROWTH))
         return min(self.max_wait, max(self.min_wait, at - t))

@@ -312,7 +312,7 @@ def _schedule(key: str, output_format: str, sandbox: bool, policy: PollPolicy) -
         cost=policy.cost,
         unlikely=policy.unlikely,
     )
-    schedule.plans()  # the dynamic programme runs here, in the worker thread
+    _ = schedule.plans  # the dynamic programme runs here, in the worker thread
     return schedule
 
 

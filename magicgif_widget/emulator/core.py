@@ -86,9 +86,8 @@ class EmulatorCore:
             wait = self.rate_limit.take(request.headers.get("authorization", ""))
             if wait is not None:
                 self.store.count("rate_limited")
-                refused = error(429, "rate_limited", f"too many requests for this key; {wait:g} s")
-                refused.headers["retry-after"] = f"{wait:g}"
-                return refused
+                message = f"too many requests for this key; {wait:g} s"
+                return error(429, "rate_limited", message, {"retry-after": f"{wait:g}"})
         rule = self.faults.take(route)
         return None if rule is None else await inject.on_request(rule, route, request)
 

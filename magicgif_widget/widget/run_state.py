@@ -115,7 +115,7 @@ def phase(state: RunState, status: str) -> Traits:
     rendering) runs one clock from the first of them seen, so a late sighting of
     ``rendering`` moves the bar on, never back; downloading starts a clock of its own."""
     traits: Traits = {"status": status, "progress": max(state.progress, 100 * bar.fraction(status))}
-    waiting = status in ("queued", "rendering")
+    waiting = status in bar.WAITING_STATUSES
     if not (waiting and state.waiting):
         traits["phase_started"] = state.now * 1000
     traits["progress_curve"] = rendering_curve(state.render_estimate, status) if waiting else []

@@ -19,6 +19,7 @@ from ..client.models import Created, Event
 from ..client.settings import Settings
 from ..clients import AsyncClient
 from ..jobstore.journal import server_for
+from ..progress import WAITING_STATUSES
 from . import gallery_state, notices, run_state, stills
 from .gallery_state import GalleryState
 from .media import Changes, MediaStore
@@ -103,7 +104,7 @@ class Runner:
             history=w.history,
             canceled=self.canceled,
             now=time.time(),
-            waiting=w.status in ("queued", "rendering") and bool(w.progress_curve),
+            waiting=w.status in WAITING_STATUSES and bool(w.progress_curve),
         )
 
     def gallery_state(self) -> GalleryState:

@@ -28,6 +28,7 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect
 
 from magicgif_widget.emulator.server import free_port
@@ -199,9 +200,17 @@ class ClassicPage:
         return self.page.locator(".cell").nth(cell).locator(".output")
 
     def saved(self) -> dict[str, Any]:
-        """Save the notebook from the page and read the file the server wrote."""
-        self.page.evaluate("() => Jupyter.notebook.save_notebook()")
-        self.page.wait_for_function("() => !Jupyter.notebook.dirty", timeout=20_000)
+        """Save the notebook from the page and read the file the server wrote. An output that
+        changes during the save marks the page dirty again, so the save is asked again."""
+        deadline = time.monotonic() + 40
+        while True:
+            self.page.evaluate("() => Jupyter.notebook.save_notebook()")
+            try:
+                self.page.wait_for_function("() => !Jupyter.notebook.dirty", timeout=5_000)
+                break
+            except PlaywrightTimeoutError:
+                if time.monotonic() > deadline:
+                    raise
         return json.loads((self.server.root / self.name).read_text())
 
     def close(self) -> None:

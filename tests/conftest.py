@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 os.environ["MAGICGIF_SANDBOX_RENDER_SECONDS"] = "0.3"
@@ -30,7 +29,11 @@ from magicgif_widget import AsyncClient, Client, PollPolicy, RetryPolicy  # noqa
 from magicgif_widget.emulator import BackgroundServer, Clock, Emulator  # noqa: E402
 from magicgif_widget.emulator.clock import SYSTEM_CLOCK  # noqa: E402
 
-FAST_POLL = PollPolicy(interval=0.05)
+from .loopback import HTTP  # noqa: E402
+
+# Tests of faults other than the rate limit need not wait 2 s after an injected 429
+# (tests/test_rate_limit.py checks that wait with the default policy).
+FAST_POLL = PollPolicy(interval=0.05, limited_wait=0.05)
 FAST_RETRY = RetryPolicy(attempts=4, base_delay=0.01, max_delay=0.05, bad_gateway_delay=0.05)
 
 
@@ -44,16 +47,16 @@ class Server:
 
     def reset(self, render_seconds: float = 0.3, clock: Clock = SYSTEM_CLOCK) -> None:
         """Forget everything; jobs then take ``render_seconds`` on ``clock`` (the real one)."""
-        httpx.post(f"{self.url}/emulator/reset").raise_for_status()
+        HTTP.post(f"{self.url}/emulator/reset").raise_for_status()
         self.emulator.use_clock(clock)
         self.emulator.store.render_seconds = render_seconds
         self.emulator.store.initial_credits = 1_000_000
 
     def fault(self, **rule: Any) -> None:
-        httpx.post(f"{self.url}/emulator/faults", json=rule).raise_for_status()
+        HTTP.post(f"{self.url}/emulator/faults", json=rule).raise_for_status()
 
     def stats(self) -> dict[str, Any]:
-        return httpx.get(f"{self.url}/emulator/stats").json()
+        return HTTP.get(f"{self.url}/emulator/stats").json()
 
     def requests(self, route: str) -> int:
         return int(self.stats()["requests"].get(route, 0))

@@ -13,6 +13,8 @@ import httpx
 
 from magicgif_widget.emulator.server import free_port
 
+from .loopback import HTTP
+
 
 @contextlib.contextmanager
 def emulator_process(
@@ -45,7 +47,7 @@ def emulator_process(
             deadline = time.monotonic() + timeout
             while True:
                 try:
-                    if httpx.get(f"{url}/emulator/health", timeout=1).status_code == 200:
+                    if HTTP.get(f"{url}/emulator/health", timeout=1).status_code == 200:
                         break
                 except httpx.TransportError:
                     pass

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-
 from .conftest import Server
+from .loopback import HTTP
 
 
 def live_rules(server: Server) -> list[dict[str, Any]]:
     """The rules the emulator still holds (a counted rule leaves once its uses are spent)."""
-    return list(httpx.get(f"{server.url}/emulator/faults").json()["faults"])
+    return list(HTTP.get(f"{server.url}/emulator/faults").json()["faults"])
 
 
 def assert_fired(server: Server, applied: int) -> None:

@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 
 from .emulator_process import emulator_process
+from .loopback import HTTP
 
 MAGICGIF = [sys.executable, "-m", "magicgif_widget.cli"]
 
@@ -57,7 +58,7 @@ def test_errors_are_one_specific_line(tmp_path: Path, args, needle, code):
 
 def test_job_failure_exits_1_with_the_project_id(tmp_path: Path):
     with emulator_process("--render-seconds", "0.2") as url:
-        httpx.post(f"{url}/emulator/faults", json={"route": "create", "outcome": "error"})
+        HTTP.post(f"{url}/emulator/faults", json={"route": "create", "outcome": "error"})
         proc = run("generate", "cat", "--base-url", url, cwd=tmp_path)
     assert proc.returncode == 1
     last = proc.stderr.strip().splitlines()[-1]
@@ -71,7 +72,7 @@ def test_emulator_command_with_token_and_output_file(tmp_path: Path):
     args = ("--render-seconds", "0.1", "--output-file", str(payload), "--token", "s3cret")
     with emulator_process(*args) as url:
         body = {"style": {"prompt": "cat"}}
-        assert httpx.post(f"{url}/v1/ai-gif-generator", json=body).status_code == 401
+        assert HTTP.post(f"{url}/v1/ai-gif-generator", json=body).status_code == 401
         env = {"MAGIC_HOUR_API_TOKEN": "s3cret"}
         proc = run("generate", "cat", "--base-url", url, "-o", "o", cwd=tmp_path, env=env)
         assert proc.returncode == 0, proc.stderr
@@ -82,7 +83,7 @@ def test_emulator_command_with_token_and_output_file(tmp_path: Path):
         assert bad.returncode == 1 and "401 unauthorized" in bad.stderr
         assert "nope" not in bad.stderr
     with pytest.raises(httpx.TransportError):  # Ctrl-C stopped it
-        httpx.get(f"{url}/emulator/health", timeout=1)
+        HTTP.get(f"{url}/emulator/health", timeout=1)
 
 
 def test_ctrl_c_names_the_job_and_exits_130(tmp_path: Path):

@@ -12,13 +12,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from PIL import Image
 
 from magicgif_widget.jobstore.ledger import LEDGER_NAME, LOCK_NAME
 
 from .emulator_process import emulator_process
+from .loopback import HTTP
 from .terminal import run_on_a_terminal
 
 MAGICGIF = [sys.executable, "-m", "magicgif_widget.cli"]
@@ -57,7 +57,7 @@ def prompts(directory: Path, count: int) -> Path:
 
 
 def stats(url: str) -> dict[str, Any]:
-    return httpx.get(f"{url}/emulator/stats").json()
+    return HTTP.get(f"{url}/emulator/stats").json()
 
 
 def rows(directory: Path) -> list[dict[str, Any]] | None:
@@ -144,7 +144,7 @@ def test_a_429_on_create_completes_with_no_extra_create(tmp_path: Path):
     out = tmp_path / "out"
     with emulator_process("--render-seconds", "0.3") as url:
         rule = {"route": "create", "status": 429, "retry_after": 1, "times": 2}
-        httpx.post(f"{url}/emulator/faults", json=rule).raise_for_status()
+        HTTP.post(f"{url}/emulator/faults", json=rule).raise_for_status()
         args = (str(file), "-o", str(out), "--concurrency", "4", "--base-url", url)
         done = batch(*args, cwd=tmp_path)
         assert done.returncode == 0, done.stderr
@@ -189,7 +189,7 @@ def test_failures_exit_1_and_name_the_way_forward(tmp_path: Path):
     file = prompts(tmp_path, 3)
     out = tmp_path / "out"
     with emulator_process("--render-seconds", "0.2") as url:
-        httpx.post(f"{url}/emulator/faults", json={"route": "create", "outcome": "error"})
+        HTTP.post(f"{url}/emulator/faults", json={"route": "create", "outcome": "error"})
         args = (str(file), "-o", str(out), "--concurrency", "1", "--base-url", url)
         first = batch(*args, cwd=tmp_path)
         assert first.returncode == 1
@@ -264,7 +264,7 @@ def test_a_kill_during_a_create_leaves_it_unknown_and_it_is_not_silently_recreat
     out = tmp_path / "out"
     with emulator_process("--render-seconds", "0.2") as url:
         slow = {"route": "create", "kind": "delay", "seconds": 1.5}
-        httpx.post(f"{url}/emulator/faults", json=slow).raise_for_status()
+        HTTP.post(f"{url}/emulator/faults", json=slow).raise_for_status()
         args = (str(file), "-o", str(out), "--concurrency", "1", "--base-url", url)
         proc = start(*args, cwd=tmp_path)
         deadline = time.monotonic() + 30
@@ -297,7 +297,7 @@ def test_a_kill_during_a_create_leaves_it_unknown_and_it_is_not_silently_recreat
 def test_on_a_terminal_one_bar_and_failures_above_it_on_stderr(tmp_path: Path):
     file = prompts(tmp_path, 3)
     with emulator_process("--render-seconds", "0.2") as url:
-        httpx.post(f"{url}/emulator/faults", json={"route": "create", "outcome": "error"})
+        HTTP.post(f"{url}/emulator/faults", json={"route": "create", "outcome": "error"})
         args = ["batch", str(file), "-o", "out", "--concurrency", "1", "--base-url", url]
         code, screen, stdout = run_on_a_terminal(
             [*MAGICGIF, *args], cwd=tmp_path, env={**env(), "COLUMNS": "100"}, cols=110

@@ -10,13 +10,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-import httpx
 import pytest
 
 from magicgif_widget.cli_output import Progress
 from magicgif_widget.client.models import Created, StatusChanged
 
 from .emulator_process import emulator_process
+from .loopback import HTTP
 from .terminal import run_on_a_terminal
 
 MAGICGIF = [sys.executable, "-m", "magicgif_widget.cli"]
@@ -46,7 +46,7 @@ def test_on_a_terminal_one_tqdm_bar_under_the_job_line(tmp_path: Path, rows: int
 
 def test_an_error_on_a_terminal_follows_the_bar_without_a_blank_line(tmp_path: Path):
     with emulator_process("--render-seconds", "0.2", "--token", TOKEN) as url:
-        httpx.post(f"{url}/emulator/faults", json={"route": "create", "outcome": "error"})
+        HTTP.post(f"{url}/emulator/faults", json={"route": "create", "outcome": "error"})
         code, screen, _ = on_a_terminal("generate", "cat", "--base-url", url, cwd=tmp_path)
     assert code == 1
     lines = [line.rsplit("\r", 1)[-1] for line in screen.replace("\r\n", "\n").split("\n")]

@@ -21,6 +21,7 @@ import pytest
 from . import documented_contract as doc
 from .conftest import Server
 from .fired import assert_fired
+from .loopback import HTTP
 
 TOKEN = "mhk_live_documented_contract"
 PROMPT = {"prompt": "Cute dancing cat, pixel art"}
@@ -147,7 +148,7 @@ def test_every_documented_output_format_is_accepted_and_delivered(
     assert response.status_code == 200, response.text
     body, _ = final(api, response.json()["id"])
     assert body["status"] == "complete"
-    file = httpx.get(body["downloads"][0]["url"])
+    file = HTTP.get(body["downloads"][0]["url"])
     assert file.status_code == 200
     assert file.headers["content-type"].split(";")[0] == doc.MEDIA_TYPE[output_format]
 
@@ -158,7 +159,7 @@ def test_unset_optional_keys_take_the_documented_defaults(api: httpx.Client):
     body, _ = final(api, response.json()["id"])
     assert body["name"].startswith(doc.DEFAULT_NAME_PREFIX)
     datetime.fromisoformat(body["name"][len(doc.DEFAULT_NAME_PREFIX) :].replace("Z", "+00:00"))
-    file = httpx.get(body["downloads"][0]["url"])
+    file = HTTP.get(body["downloads"][0]["url"])
     assert file.headers["content-type"] == doc.MEDIA_TYPE[doc.DEFAULT_OUTPUT_FORMAT]
 
 
@@ -194,7 +195,7 @@ def test_a_job_shows_every_documented_key_at_every_poll_until_complete(
     assert body["error"] is None and body["credits_charged"] == doc.CREDITS_PER_GIF
     assert body["downloads"], "a complete project lists its downloads"
     for item in body["downloads"]:
-        file = httpx.get(item["url"])  # "it takes no auth header"
+        file = HTTP.get(item["url"])  # "it takes no auth header"
         assert file.status_code == 200 and file.content
 
 
@@ -224,7 +225,7 @@ def test_a_deleted_project_is_gone_with_its_outputs(api: httpx.Client):
     assert after.status_code == 200 and after.json()["enabled"] is False
     check_fields(after.json(), doc.PROJECT, "deleted project")
     assert after.json()["downloads"] == []
-    assert httpx.get(url).status_code >= 400  # the outputs went with it
+    assert HTTP.get(url).status_code >= 400  # the outputs went with it
 
 
 def test_a_project_the_create_accepted_can_be_read_back(api: httpx.Client):
@@ -256,7 +257,7 @@ def test_upload_urls_answer_in_request_order_and_take_the_bytes(api: httpx.Clien
     for asked, got in zip(items, body["items"], strict=True):
         assert got["file_path"].startswith(doc.UPLOAD_FILE_PATH_PREFIX)
         assert got["file_path"].endswith("." + asked["extension"])
-        put = httpx.put(got["upload_url"], content=b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
+        put = HTTP.put(got["upload_url"], content=b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
         assert put.status_code < 300, put.text
 
 
@@ -376,7 +377,7 @@ def test_500_has_the_documented_code(api: httpx.Client, server: Server, operatio
 
 @pytest.fixture(scope="module")
 def served(_background: Any) -> dict[str, Any]:
-    response = httpx.get(f"{_background.url}/openapi.json")
+    response = HTTP.get(f"{_background.url}/openapi.json")
     assert response.status_code == 200
     return dict(response.json())
 

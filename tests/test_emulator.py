@@ -28,6 +28,7 @@ from magicgif_widget.emulator.timing import Drawn
 
 from .conftest import PROMPT, Server
 from .emulator_process import emulator_process
+from .loopback import HTTP
 
 PROJECT_KEYS = {
     "id",
@@ -49,7 +50,7 @@ ISO_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
 
 
 def create(url: str, body: dict[str, Any] | None = None, **headers: str) -> httpx.Response:
-    return httpx.post(
+    return HTTP.post(
         f"{url}/v1/ai-gif-generator", json={"style": PROMPT, **(body or {})}, headers=headers
     )
 
@@ -61,7 +62,7 @@ def create_id(url: str, **body: Any) -> str:
 
 
 def project(url: str, project_id: str, **headers: str) -> httpx.Response:
-    return httpx.get(f"{url}/v1/image-projects/{project_id}", headers=headers)
+    return HTTP.get(f"{url}/v1/image-projects/{project_id}", headers=headers)
 
 
 def wait_final(url: str, project_id: str, timeout: float = 5.0) -> dict[str, Any]:
@@ -97,7 +98,7 @@ def with_query(url: str, **changes: str) -> str:
 
 
 def account_credits(url: str) -> int:
-    res = httpx.get(f"{url}/v1/account")
+    res = HTTP.get(f"{url}/v1/account")
     assert res.status_code == 200
     return res.json()["credits"]
 
@@ -238,7 +239,7 @@ def test_a_job_renders_until_the_manual_clock_passes_its_time(server: Server):
     clock.advance(0.02)
     body = project(server.url, project_id).json()
     assert body["status"] == "complete" and body["image_count"] == 1
-    res = httpx.get(body["downloads"][0]["url"])
+    res = HTTP.get(body["downloads"][0]["url"])
     assert res.status_code == 200 and res.content[:6] == b"GIF89a"
     assert time.monotonic() - started < 5  # no 26 s wait
     assert server.stats()["polls"] == 6
@@ -272,25 +273,25 @@ def test_created_at_and_url_expiry_follow_the_clocks_wall_time(server: Server):
     download = body["downloads"][0]
     when = datetime.fromtimestamp(wall + 1.0 + ttl, timezone.utc)
     assert download["expires_at"] == when.strftime("%Y-%m-%dT%H:%M:%S.000Z")
-    uploads = httpx.post(
+    uploads = HTTP.post(
         f"{server.url}/v1/files/upload-urls",
         json={"items": [{"extension": "png", "type": "image"}]},
     ).json()["items"]
-    assert httpx.get(download["url"]).status_code == 200
+    assert HTTP.get(download["url"]).status_code == 200
     clock.advance(ttl - 1)
-    assert httpx.get(download["url"]).status_code == 200  # a second before it expires
+    assert HTTP.get(download["url"]).status_code == 200  # a second before it expires
     clock.advance(1)
-    assert_error(httpx.get(download["url"]), 403, "forbidden")
-    assert_error(httpx.put(uploads[0]["upload_url"], content=b"png"), 403, "forbidden")
+    assert_error(HTTP.get(download["url"]), 403, "forbidden")
+    assert_error(HTTP.put(uploads[0]["upload_url"], content=b"png"), 403, "forbidden")
     fresh = project(server.url, project_id).json()["downloads"][0]["url"]
-    assert httpx.get(fresh).status_code == 200  # a GET signs a new URL on the clock's now
+    assert HTTP.get(fresh).status_code == 200  # a GET signs a new URL on the clock's now
 
 
 def test_a_step_clock_ends_a_realistic_job_in_a_few_polls():
     started = time.monotonic()
     with serving(timing=Drawn.realistic(seed=1), clock=StepClock(10.0)) as srv:
         project_id = create_id(srv.url)
-        planned = httpx.get(f"{srv.url}/emulator/jobs").json()[0]["seconds"]
+        planned = HTTP.get(f"{srv.url}/emulator/jobs").json()[0]["seconds"]
         assert planned > 10  # a realistic job: tens of seconds
         statuses = [project(srv.url, project_id).json()["status"] for _ in range(12)]
     polls = statuses.index("complete") + 1
@@ -338,18 +339,18 @@ def test_the_clocks_refuse_to_go_back():
     ],
 )
 def test_create_validation_is_422(server: Server, body: Any):
-    res = httpx.post(f"{server.url}/v1/ai-gif-generator", json=body)
+    res = HTTP.post(f"{server.url}/v1/ai-gif-generator", json=body)
     assert_error(res, 422, "unprocessable_entity")
     assert server.stats()["creates"] == 0
 
 
 def test_prompt_of_500_chars_is_accepted(server: Server):
-    res = httpx.post(f"{server.url}/v1/ai-gif-generator", json={"style": {"prompt": "x" * 500}})
+    res = HTTP.post(f"{server.url}/v1/ai-gif-generator", json={"style": {"prompt": "x" * 500}})
     assert res.status_code == 200
 
 
 def test_invalid_json_is_400(server: Server):
-    res = httpx.post(
+    res = HTTP.post(
         f"{server.url}/v1/ai-gif-generator",
         content=b'{"style": {"prompt": ',
         headers={"content-type": "application/json"},
@@ -359,13 +360,13 @@ def test_invalid_json_is_400(server: Server):
 
 
 def test_unknown_route_is_404_json(server: Server):
-    assert_error(httpx.get(f"{server.url}/v1/nope"), 404, "not_found")
-    assert_error(httpx.post(f"{server.url}/v2/ai-gif-generator", json={}), 404, "not_found")
+    assert_error(HTTP.get(f"{server.url}/v1/nope"), 404, "not_found")
+    assert_error(HTTP.post(f"{server.url}/v2/ai-gif-generator", json={}), 404, "not_found")
 
 
 def test_unknown_project_is_404(server: Server):
     assert_error(project(server.url, "cm-does-not-exist"), 404, "not_found")
-    res = httpx.delete(f"{server.url}/v1/image-projects/cm-does-not-exist")
+    res = HTTP.delete(f"{server.url}/v1/image-projects/cm-does-not-exist")
     assert_error(res, 404, "not_found")
 
 
@@ -377,10 +378,10 @@ def test_auth_token_required():
     with serving(token="t0k", render_seconds=0.2, clock=clock) as srv:
         good = {"authorization": "Bearer t0k"}
         for headers in ({}, {"authorization": "Bearer nope"}, {"authorization": "t0k"}):
-            assert_error(httpx.get(f"{srv.url}/v1/account", headers=headers), 401, "unauthorized")
+            assert_error(HTTP.get(f"{srv.url}/v1/account", headers=headers), 401, "unauthorized")
             assert_error(create(srv.url, **headers), 401, "unauthorized")
             assert_error(project(srv.url, "x", **headers), 401, "unauthorized")
-        assert httpx.get(f"{srv.url}/v1/account", headers=good).status_code == 200
+        assert HTTP.get(f"{srv.url}/v1/account", headers=good).status_code == 200
         res = create(srv.url, **good)
         assert res.status_code == 200
         project_id = res.json()["id"]
@@ -388,15 +389,15 @@ def test_auth_token_required():
         body = project(srv.url, project_id, **good).json()
         assert body["status"] == "complete"
         # signed URLs are used without the API key
-        res = httpx.get(body["downloads"][0]["url"])
+        res = HTTP.get(body["downloads"][0]["url"])
         assert res.status_code == 200 and res.content[:6] in (b"GIF87a", b"GIF89a")
-        res = httpx.post(
+        res = HTTP.post(
             f"{srv.url}/v1/files/upload-urls",
             json={"items": [{"extension": "png", "type": "image"}]},
             headers=good,
         )
         item = res.json()["items"][0]
-        assert httpx.put(item["upload_url"], content=b"png").status_code == 200
+        assert HTTP.put(item["upload_url"], content=b"png").status_code == 200
         assert srv.emulator.store.uploads[item["file_path"]] == b"png"
 
 
@@ -415,7 +416,7 @@ def test_credits_run_out_with_402():
 
 def test_refund_makes_room_for_another_job():
     with serving(credits=50, render_seconds=0.2) as srv:
-        httpx.post(f"{srv.url}/emulator/faults", json={"route": "create", "outcome": "error"})
+        HTTP.post(f"{srv.url}/emulator/faults", json={"route": "create", "outcome": "error"})
         project_id = create_id(srv.url)
         assert_error(create(srv.url), 402, "insufficient_credits")
         assert wait_final(srv.url, project_id)["status"] == "error"
@@ -429,11 +430,11 @@ def test_tampered_signature_is_403(server: Server):
     url = download_url(server)
     sig = parse_qs(urlsplit(url).query)["sig"][0]
     forged = ("0" if sig[0] != "0" else "1") + sig[1:]
-    assert_error(httpx.get(with_query(url, sig=forged)), 403)
-    assert_error(httpx.get(with_query(url, sig="")), 403)
+    assert_error(HTTP.get(with_query(url, sig=forged)), 403)
+    assert_error(HTTP.get(with_query(url, sig="")), 403)
     expires = parse_qs(urlsplit(url).query)["expires"][0]
-    assert_error(httpx.get(with_query(url, expires=str(int(expires) + 60))), 403)
-    assert httpx.get(url).status_code == 200
+    assert_error(HTTP.get(with_query(url, expires=str(int(expires) + 60))), 403)
+    assert HTTP.get(url).status_code == 200
 
 
 def test_expired_url_is_403():
@@ -443,25 +444,25 @@ def test_expired_url_is_403():
         url = body["downloads"][0]["url"]
         expires = datetime.fromisoformat(body["downloads"][0]["expires_at"].replace("Z", "+00:00"))
         assert expires < datetime.now(timezone.utc)
-        assert_error(httpx.get(url), 403)
+        assert_error(HTTP.get(url), 403)
         # the same emulator signs a fresh, valid URL once the TTL is positive
         srv.emulator.url_ttl = 3600
         fresh = project(srv.url, project_id).json()["downloads"][0]["url"]
-        assert httpx.get(fresh).status_code == 200
+        assert HTTP.get(fresh).status_code == 200
 
 
 def test_expire_fault_fires_once(server: Server):
     url = download_url(server)
     server.fault(route="download", kind="expire")
-    assert_error(httpx.get(url), 403)
-    assert httpx.get(url).status_code == 200
+    assert_error(HTTP.get(url), 403)
+    assert HTTP.get(url).status_code == 200
 
 
 # -- outputs ---------------------------------------------------------------------------------
 
 
 def test_gif_output_is_an_animated_gif(server: Server):
-    res = httpx.get(download_url(server, output_format="gif"))
+    res = HTTP.get(download_url(server, output_format="gif"))
     assert res.status_code == 200
     assert res.headers["content-type"] == "image/gif"
     assert int(res.headers["content-length"]) == len(res.content)
@@ -473,7 +474,7 @@ def test_gif_output_is_an_animated_gif(server: Server):
 def test_video_outputs_decode(server: Server, fmt: str):
     url = download_url(server, output_format=fmt)
     assert urlsplit(url).path.endswith(f"/output.{fmt}")
-    res = httpx.get(url)
+    res = HTTP.get(url)
     assert res.status_code == 200
     assert res.headers["content-type"] == f"video/{fmt}"
     assert int(res.headers["content-length"]) == len(res.content)
@@ -485,10 +486,10 @@ def test_same_prompt_same_bytes(server: Server):
     ids = [create_id(server.url), create_id(server.url)]
     urls = [wait_final(server.url, i)["downloads"][0]["url"] for i in ids]
     assert urls[0] != urls[1]
-    first, second = (httpx.get(u).content for u in urls)
+    first, second = (HTTP.get(u).content for u in urls)
     assert first == second and first[:6] == b"GIF89a"
     other = wait_final(server.url, create_id(server.url, style={"prompt": "A red fox"}))
-    assert httpx.get(other["downloads"][0]["url"]).content != first
+    assert HTTP.get(other["downloads"][0]["url"]).content != first
 
 
 def test_output_file_is_served_for_every_job(tmp_path: Path):
@@ -497,7 +498,7 @@ def test_output_file_is_served_for_every_job(tmp_path: Path):
     with serving(output_file=path, render_seconds=0.1) as srv:
         for fmt in ("gif", "mp4"):
             body = wait_final(srv.url, create_id(srv.url, output_format=fmt))
-            res = httpx.get(body["downloads"][0]["url"])
+            res = HTTP.get(body["downloads"][0]["url"])
             assert res.status_code == 200 and res.content == path.read_bytes()
             assert int(res.headers["content-length"]) == len(res.content)
 
@@ -512,14 +513,14 @@ def test_stats_count_every_operation(server: Server):
     assert polls >= 1
     project(server.url, body["id"])
     project(server.url, "unknown")
-    httpx.get(body["downloads"][0]["url"])
-    httpx.delete(f"{server.url}/v1/image-projects/{body['id']}")
-    item = httpx.post(
+    HTTP.get(body["downloads"][0]["url"])
+    HTTP.delete(f"{server.url}/v1/image-projects/{body['id']}")
+    item = HTTP.post(
         f"{server.url}/v1/files/upload-urls",
         json={"items": [{"extension": "png", "type": "image"}]},
     ).json()["items"][0]
-    httpx.put(item["upload_url"], content=b"data")
-    httpx.get(f"{server.url}/v1/account")
+    HTTP.put(item["upload_url"], content=b"data")
+    HTTP.get(f"{server.url}/v1/account")
     stats = server.stats()
     assert stats["creates"] == 1
     assert stats["polls"] == polls + 1
@@ -533,16 +534,16 @@ def test_stats_count_every_operation(server: Server):
 
 def test_reset_clears_jobs_counts_and_faults(server: Server):
     project_id = create_id(server.url)
-    item = httpx.post(
+    item = HTTP.post(
         f"{server.url}/v1/files/upload-urls",
         json={"items": [{"extension": "png", "type": "image"}]},
     ).json()["items"][0]
-    assert httpx.put(item["upload_url"], content=b"x").status_code == 200
+    assert HTTP.put(item["upload_url"], content=b"x").status_code == 200
     server.fault(route="poll", status=503, times=5)
-    assert httpx.get(f"{server.url}/emulator/faults").json()["faults"]
-    res = httpx.post(f"{server.url}/emulator/reset")
+    assert HTTP.get(f"{server.url}/emulator/faults").json()["faults"]
+    res = HTTP.post(f"{server.url}/emulator/reset")
     assert res.status_code == 200
-    assert httpx.get(f"{server.url}/emulator/faults").json()["faults"] == []
+    assert HTTP.get(f"{server.url}/emulator/faults").json()["faults"] == []
     stats = server.stats()
     assert stats["creates"] == stats["polls"] == stats["downloads"] == 0
     assert stats["requests"] == {} and stats["faults_applied"] == 0
@@ -569,13 +570,13 @@ def test_reset_clears_jobs_counts_and_faults(server: Server):
     ],
 )
 def test_malformed_fault_rules_are_400(server: Server, rule: dict[str, Any]):
-    res = httpx.post(f"{server.url}/emulator/faults", json=rule)
+    res = HTTP.post(f"{server.url}/emulator/faults", json=rule)
     assert_error(res, 400, "invalid_request")
-    assert httpx.get(f"{server.url}/emulator/faults").json()["faults"] == []
+    assert HTTP.get(f"{server.url}/emulator/faults").json()["faults"] == []
 
 
 def test_fault_rule_not_json_is_400(server: Server):
-    res = httpx.post(f"{server.url}/emulator/faults", content=b"{nope")
+    res = HTTP.post(f"{server.url}/emulator/faults", content=b"{nope")
     assert_error(res, 400, "invalid_request")
 
 
@@ -645,7 +646,7 @@ def test_truncate_fault_cuts_the_download(server: Server):
         pass  # a protocol error is the other way a client may see it
     else:
         assert length is not None and len(received) < length
-    full = httpx.get(url)  # the rule was spent: the next download is whole
+    full = HTTP.get(url)  # the rule was spent: the next download is whole
     assert full.status_code == 200 and len(received) < len(full.content)
 
 
@@ -683,9 +684,9 @@ async def test_500_concurrent_mixed_requests_get_no_unasked_5xx(server: Server):
     server.reset(render_seconds=0.0)
     done = [create_id(server.url) for _ in range(5)]
     doomed = [create_id(server.url) for _ in range(50)]
-    urls = [httpx.get(f"{server.url}/v1/image-projects/{i}").json() for i in done]
+    urls = [HTTP.get(f"{server.url}/v1/image-projects/{i}").json() for i in done]
     files = [p["downloads"][0]["url"] for p in urls]
-    expected = {url: httpx.get(url).content for url in files}
+    expected = {url: HTTP.get(url).content for url in files}
     calls: list[tuple[str, str, dict]] = (
         [
             ("POST", "/v1/ai-gif-generator", {"json": {"style": {"prompt": f"load {n}"}}})
@@ -740,7 +741,7 @@ async def test_500_concurrent_mixed_requests_get_no_unasked_5xx(server: Server):
 def test_delete_disables_then_404(server: Server):
     body = completed(server)
     url = body["downloads"][0]["url"]
-    res = httpx.delete(f"{server.url}/v1/image-projects/{body['id']}")
+    res = HTTP.delete(f"{server.url}/v1/image-projects/{body['id']}")
     assert res.status_code == 204 and res.content == b""
     after = project(server.url, body["id"])
     assert after.status_code == 200
@@ -748,8 +749,8 @@ def test_delete_disables_then_404(server: Server):
     assert set(after.json()) == PROJECT_KEYS
     # the outputs went with the project
     assert after.json()["downloads"] == []
-    assert httpx.get(url).status_code == 404
-    again = httpx.delete(f"{server.url}/v1/image-projects/{body['id']}")
+    assert HTTP.get(url).status_code == 404
+    again = HTTP.delete(f"{server.url}/v1/image-projects/{body['id']}")
     assert_error(again, 404, "not_found")
     assert server.stats()["deletes"] == 1
 
@@ -759,7 +760,7 @@ def test_delete_disables_then_404(server: Server):
 
 def test_upload_urls_in_request_order(server: Server):
     wanted = [("png", "image"), ("mp4", "video"), ("mp3", "audio"), ("JPG", "image")]
-    res = httpx.post(
+    res = HTTP.post(
         f"{server.url}/v1/files/upload-urls",
         json={"items": [{"extension": e, "type": t} for e, t in wanted]},
     )
@@ -780,12 +781,12 @@ def test_upload_urls_in_request_order(server: Server):
     [{}, {"items": []}, {"items": [{"extension": "png"}]}, {"items": [{"type": "image"}]}],
 )
 def test_upload_urls_validation(server: Server, body: dict[str, Any]):
-    res = httpx.post(f"{server.url}/v1/files/upload-urls", json=body)
+    res = HTTP.post(f"{server.url}/v1/files/upload-urls", json=body)
     assert_error(res, 422, "unprocessable_entity")
 
 
 def test_upload_urls_rejects_an_unknown_type(server: Server):
-    res = httpx.post(
+    res = HTTP.post(
         f"{server.url}/v1/files/upload-urls",
         json={"items": [{"extension": "png", "type": "document"}]},
     )
@@ -793,7 +794,7 @@ def test_upload_urls_rejects_an_unknown_type(server: Server):
 
 
 def test_put_stores_the_bytes(server: Server):
-    res = httpx.post(
+    res = HTTP.post(
         f"{server.url}/v1/files/upload-urls",
         json={
             "items": [{"extension": "png", "type": "image"}, {"extension": "mp4", "type": "video"}]
@@ -801,7 +802,7 @@ def test_put_stores_the_bytes(server: Server):
     )
     first, second = res.json()["items"]
     payload = bytes(range(256)) * 1000
-    put = httpx.put(first["upload_url"], content=payload)
+    put = HTTP.put(first["upload_url"], content=payload)
     assert put.status_code == 200
     assert server.emulator.store.uploads[first["file_path"]] == payload
     assert second["file_path"] not in server.emulator.store.uploads
@@ -809,13 +810,13 @@ def test_put_stores_the_bytes(server: Server):
 
 
 def test_put_with_a_bad_signature_is_403(server: Server):
-    res = httpx.post(
+    res = HTTP.post(
         f"{server.url}/v1/files/upload-urls",
         json={"items": [{"extension": "png", "type": "image"}]},
     )
     item = res.json()["items"][0]
-    assert_error(httpx.put(with_query(item["upload_url"], sig="f" * 32), content=b"x"), 403)
-    assert_error(httpx.put(item["upload_url"].split("?")[0], content=b"x"), 403)
+    assert_error(HTTP.put(with_query(item["upload_url"], sig="f" * 32), content=b"x"), 403)
+    assert_error(HTTP.put(item["upload_url"].split("?")[0], content=b"x"), 403)
     assert server.emulator.store.uploads == {}
     assert server.stats()["uploads"] == 0
 
@@ -824,7 +825,7 @@ def test_put_with_a_bad_signature_is_403(server: Server):
 
 
 def test_upload_urls_invalid_json_is_400(server: Server):
-    res = httpx.post(
+    res = HTTP.post(
         f"{server.url}/v1/files/upload-urls",
         content=b'{"items": [',
         headers={"content-type": "application/json"},
@@ -835,27 +836,27 @@ def test_upload_urls_invalid_json_is_400(server: Server):
 @pytest.mark.parametrize("target", ["download", "upload"])
 def test_non_ascii_signature_is_403(server: Server, target: str):
     if target == "download":
-        res = httpx.get(with_query(download_url(server), sig="\u00e9" * 32))
+        res = HTTP.get(with_query(download_url(server), sig="\u00e9" * 32))
     else:
-        item = httpx.post(
+        item = HTTP.post(
             f"{server.url}/v1/files/upload-urls",
             json={"items": [{"extension": "png", "type": "image"}]},
         ).json()["items"][0]
-        res = httpx.put(with_query(item["upload_url"], sig="\u00e9" * 32), content=b"x")
+        res = HTTP.put(with_query(item["upload_url"], sig="\u00e9" * 32), content=b"x")
     assert_error(res, 403)
 
 
 @pytest.mark.parametrize("route", ["account", "upload-urls"])
 def test_reset_rule_is_rejected_or_applied(server: Server, route: str):
-    res = httpx.post(f"{server.url}/emulator/faults", json={"route": route, "kind": "reset"})
+    res = HTTP.post(f"{server.url}/emulator/faults", json={"route": route, "kind": "reset"})
     if res.status_code == 400:
         return  # rejecting the rule is as good as honouring it
     assert res.status_code == 200
     with pytest.raises(httpx.TransportError):
         if route == "account":
-            httpx.get(f"{server.url}/v1/account")
+            HTTP.get(f"{server.url}/v1/account")
         else:
-            httpx.post(
+            HTTP.post(
                 f"{server.url}/v1/files/upload-urls",
                 json={"items": [{"extension": "png", "type": "image"}]},
             )
@@ -864,7 +865,7 @@ def test_reset_rule_is_rejected_or_applied(server: Server, route: str):
 def test_outcome_rule_survives_a_refused_create():
     with serving(credits=50, render_seconds=0.1) as srv:
         assert create(srv.url).status_code == 200
-        httpx.post(f"{srv.url}/emulator/faults", json={"route": "create", "outcome": "error"})
+        HTTP.post(f"{srv.url}/emulator/faults", json={"route": "create", "outcome": "error"})
         assert_error(create(srv.url), 402, "insufficient_credits")
         srv.emulator.store.initial_credits = 100
         assert wait_final(srv.url, create_id(srv.url))["status"] == "error"
@@ -889,7 +890,7 @@ BAD_UPLOAD_BODIES = [
 
 @pytest.mark.parametrize("body", BAD_UPLOAD_BODIES)
 def test_upload_urls_refuses_every_bad_item_with_422(server: Server, body: Any):
-    res = httpx.post(f"{server.url}/v1/files/upload-urls", json=body)
+    res = HTTP.post(f"{server.url}/v1/files/upload-urls", json=body)
     assert_error(res, 422, "unprocessable_entity")
 
 
@@ -918,13 +919,13 @@ def test_validation_holds_under_python_optimize():
     """The same bad requests, to an emulator started with ``python -O`` (asserts stripped)."""
     with emulator_process("--render-seconds", "0.1", python_flags=("-O",)) as url:
         for body in BAD_UPLOAD_BODIES:
-            assert_error(httpx.post(f"{url}/v1/files/upload-urls", json=body), 422)
-        assert_error(httpx.post(f"{url}/v1/files/upload-urls", content=b"{"), 400)
-        assert_error(httpx.post(f"{url}/v1/ai-gif-generator", json={"style": {}}), 422)
-        assert_error(httpx.post(f"{url}/v1/ai-gif-generator", content=b"nope"), 400)
+            assert_error(HTTP.post(f"{url}/v1/files/upload-urls", json=body), 422)
+        assert_error(HTTP.post(f"{url}/v1/files/upload-urls", content=b"{"), 400)
+        assert_error(HTTP.post(f"{url}/v1/ai-gif-generator", json={"style": {}}), 422)
+        assert_error(HTTP.post(f"{url}/v1/ai-gif-generator", content=b"nope"), 400)
         rule = {"route": "create", "outcome": "error", "code": 7}
-        assert_error(httpx.post(f"{url}/emulator/faults", json=rule), 400, "invalid_request")
-        assert httpx.get(f"{url}/emulator/stats").json()["creates"] == 0
+        assert_error(HTTP.post(f"{url}/emulator/faults", json=rule), 400, "invalid_request")
+        assert HTTP.get(f"{url}/emulator/stats").json()["creates"] == 0
 
 
 # -- the server's logging --------------------------------------------------------------------
@@ -979,15 +980,15 @@ def test_an_error_rule_without_a_code_says_render_failed(server: Server):
 
 def test_a_message_only_error_body(server: Server):
     server.fault(route="account", status=401, body="message", message="Unauthorized")
-    res = httpx.get(f"{server.url}/v1/account")
+    res = HTTP.get(f"{server.url}/v1/account")
     assert res.status_code == 401 and res.json() == {"message": "Unauthorized"}
     assert server.stats()["faults_applied"] == 1
-    assert httpx.get(f"{server.url}/v1/account").status_code == 200  # spent
+    assert HTTP.get(f"{server.url}/v1/account").status_code == 200  # spent
 
 
 def test_an_html_error_body(server: Server):
     server.fault(route="account", status=502, body="html")
-    res = httpx.get(f"{server.url}/v1/account")
+    res = HTTP.get(f"{server.url}/v1/account")
     assert res.status_code == 502 and res.headers["content-type"].startswith("text/html")
     with pytest.raises(ValueError):
         res.json()
@@ -1010,7 +1011,7 @@ def test_an_html_error_body(server: Server):
 )
 def test_an_injected_status_answers_the_contracts_code(server: Server, status: int, code: str):
     server.fault(route="account", status=status)
-    assert_error(httpx.get(f"{server.url}/v1/account"), status, code)
+    assert_error(HTTP.get(f"{server.url}/v1/account"), status, code)
     assert server.stats()["faults_applied"] == 1
 
 
@@ -1041,15 +1042,15 @@ def test_an_injected_status_takes_a_chosen_code_and_message(server: Server):
     ],
 )
 def test_malformed_vendor_error_rules_are_400(server: Server, rule: dict[str, Any]):
-    res = httpx.post(f"{server.url}/emulator/faults", json=rule)
+    res = HTTP.post(f"{server.url}/emulator/faults", json=rule)
     assert_error(res, 400, "invalid_request")
-    assert httpx.get(f"{server.url}/emulator/faults").json()["faults"] == []
+    assert HTTP.get(f"{server.url}/emulator/faults").json()["faults"] == []
 
 
 def test_fault_rules_list_their_choices(server: Server):
     server.fault(route="create", outcome="error", code="processing_timeout")
     server.fault(route="poll", status=401, body="message", message="Unauthorized")
-    listed = httpx.get(f"{server.url}/emulator/faults").json()["faults"]
+    listed = HTTP.get(f"{server.url}/emulator/faults").json()["faults"]
     chosen = [{k: v for k, v in r.items() if k not in ("times", "seconds")} for r in listed]
     assert chosen == [
         {"route": "create", "outcome": "error", "code": "processing_timeout"},

@@ -19,6 +19,7 @@ from magicgif_widget.emulator.rate_limit import DEFAULT_BURST, DEFAULT_PER_SECON
 
 from .conftest import FAST_RETRY, PROMPT, Server
 from .emulator_process import emulator_process
+from .loopback import HTTP
 
 
 class Clock:
@@ -53,22 +54,22 @@ def test_the_emulator_refuses_past_the_limit_with_429_and_retry_after():
     limit = RateLimit(per_second=1, burst=2)
     with BackgroundServer(Emulator(token="mhk_a", rate_limit=limit)) as srv:
         auth = {"authorization": "Bearer mhk_a"}
-        answers = [httpx.get(f"{srv.url}/v1/account", headers=auth) for _ in range(3)]
+        answers = [HTTP.get(f"{srv.url}/v1/account", headers=auth) for _ in range(3)]
         assert [a.status_code for a in answers] == [200, 200, 429]
         refused = answers[-1]
         assert refused.json()["code"] == "rate_limited"
         assert refused.headers["retry-after"] == "1"
-        assert httpx.get(f"{srv.url}/emulator/stats").json()["rate_limited"] == 1
+        assert HTTP.get(f"{srv.url}/emulator/stats").json()["rate_limited"] == 1
         # A refused key's request never reaches the route: no job, no count.
-        assert httpx.get(f"{srv.url}/emulator/stats").json()["creates"] == 0
+        assert HTTP.get(f"{srv.url}/emulator/stats").json()["creates"] == 0
 
 
 def test_the_emulator_command_takes_the_limit_as_the_readme_says():
     """``magicgif emulator --rate-limit 1``: bursts of 2, then 429 with Retry-After."""
     with emulator_process("--rate-limit", "1") as url:
-        answers = [httpx.get(f"{url}/v1/account").status_code for _ in range(3)]
+        answers = [HTTP.get(f"{url}/v1/account").status_code for _ in range(3)]
         assert answers == [200, 200, 429]
-        assert httpx.get(f"{url}/emulator/stats").json()["rate_limited"] == 1
+        assert HTTP.get(f"{url}/emulator/stats").json()["rate_limited"] == 1
 
 
 def test_a_bare_rate_limit_flag_is_the_stated_default():
@@ -113,6 +114,7 @@ async def test_one_jobs_429_widens_the_polls_of_every_job_on_the_client(
     server.reset(render_seconds=4.5)
     server.fault(route="poll", status=429, retry_after=0, times=1)
     policy = PollPolicy(interval=0.1, backoff_after=60)
+    assert policy.limited_wait == VENDOR_POLL_SECONDS  # every policy's default
     async with AsyncClient(base_url=server.url, poll=policy, retry=FAST_RETRY) as client:
         jobs = [
             client.v1.ai_gif_generator.generate(

@@ -48,6 +48,7 @@ from magicgif_widget.client.transport import Transient, Transport
 from magicgif_widget.emulator.server import free_port
 
 from .conftest import FAST_RETRY, PROMPT, Server, leftovers
+from .loopback import HTTP
 
 ATTEMPTS = FAST_RETRY.attempts
 LOGGER = "magicgif_widget"
@@ -165,7 +166,7 @@ def fast(server: Server) -> Server:
 
 
 def live_rules(server: Server) -> list[dict[str, Any]]:
-    return list(httpx.get(f"{server.url}/emulator/faults").json()["faults"])
+    return list(HTTP.get(f"{server.url}/emulator/faults").json()["faults"])
 
 
 def fired(server: Server) -> int:

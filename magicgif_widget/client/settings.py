@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from .._version import __version__
-from ..contract import BAD_GATEWAY_WAIT
+from ..contract import BAD_GATEWAY_WAIT, VENDOR_POLL_SECONDS
 from .errors import ValidationError
 from .limits import SpendLimit, limits_for
 
@@ -68,7 +68,8 @@ class PollPolicy:
     """How often to GET a job. ``PollPolicy.adaptive()``, the default, plans its GETs from
     when earlier jobs finished (``client/timing.py``, ``client/poll_plan.py``). A fixed
     policy polls every ``interval`` s and, after ``backoff_after`` s, grows by ``backoff`` up
-    to ``max_interval``. Each wait is measured from the previous request's start.
+    to ``max_interval``. Each wait is measured from the previous request's start. After a
+    429, every wait is widened and at least ``limited_wait`` (the vendor's 2 s) for a while.
     """
 
     interval: float = 0.5
@@ -80,6 +81,7 @@ class PollPolicy:
     max_wait: float = 10.0  # adaptive: the longest, so a job is seen within this once done
     cost: float = 0.02  # adaptive: seconds of expected delay one GET is worth (bench/NOTES.md)
     unlikely: float = 0.1  # adaptive: below this chance of ending within 2 s, wait >= 2 s
+    limited_wait: float = VENDOR_POLL_SECONDS  # any policy: the shortest wait after a 429
 
     @classmethod
     def adaptive_default(cls) -> PollPolicy:

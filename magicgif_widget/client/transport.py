@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import ssl
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -33,6 +35,13 @@ _HINTS = {
     402: "add credits or upgrade the plan at magichour.ai",
     429: "rate limited; wait and try again",
 }
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """The verifying TLS context every client of the process shares (httpx's default, read
+    once: loading the CA bundle costs about 40 ms, which each new client would pay again)."""
+    return httpx.create_ssl_context()
 
 
 OnRetry = Callable[[Retrying], None]
@@ -75,6 +84,7 @@ class Transport:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         shared = settings.make_transport()
+        verify = tls_context() if shared is None else True  # a given transport verifies itself
         headers = {"accept": "application/json", "user-agent": settings.user_agent}
         if settings.token is not None:
             headers["authorization"] = f"Bearer {settings.token.reveal()}"
@@ -83,12 +93,14 @@ class Transport:
             headers=headers,
             timeout=settings.timeout,
             transport=shared,
+            verify=verify,
             follow_redirects=False,
         )
         self.files = httpx.AsyncClient(
             headers={"user-agent": settings.user_agent},
             timeout=settings.timeout,
             transport=shared,
+            verify=verify,
             follow_redirects=True,
             max_redirects=5,
         )

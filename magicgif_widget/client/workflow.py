@@ -13,7 +13,6 @@ import time
 from collections.abc import AsyncIterator, Awaitable
 from typing import Any, Protocol, TypeVar
 
-from ..contract import VENDOR_POLL_SECONDS
 from .download import download_all
 from .errors import (
     GenerationTimeout,
@@ -298,7 +297,7 @@ async def _poll(
             interval = schedule.next_wait(elapsed, rendering_since, interval)
         else:
             interval = policy.next_interval(interval, elapsed)
-        due = sent + pressure.widen(interval, VENDOR_POLL_SECONDS)
+        due = sent + pressure.widen(interval, policy.limited_wait)
 
 
 def _schedule(key: str, output_format: str, sandbox: bool, policy: PollPolicy) -> Schedule:

@@ -39,6 +39,8 @@ import pytest
 
 from magicgif_widget.emulator.server import free_port
 
+from ..loopback import HTTP
+
 CHROMIUM = os.environ.get("MAGICGIF_E2E_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -208,7 +210,7 @@ class JupyterServer:
     def api(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """Call the server's REST API (``path`` like ``/api/sessions``)."""
         headers = {"Authorization": f"token {self.token}", **kwargs.pop("headers", {})}
-        return httpx.request(method, self.url + path, headers=headers, timeout=10, **kwargs)
+        return HTTP.request(method, self.url + path, headers=headers, timeout=10, **kwargs)
 
     def start_session(self, path: str, kernel: str = "python3") -> dict[str, Any]:
         """Create (or get) the kernel session of notebook ``path``."""
@@ -316,7 +318,7 @@ def start_jupyter_server(
         deadline = time.monotonic() + SERVER_START_TIMEOUT
         while time.monotonic() < deadline and proc.poll() is None:
             try:
-                r = httpx.get(f"{server.url}/api/status", params={"token": token}, timeout=2)
+                r = HTTP.get(f"{server.url}/api/status", params={"token": token}, timeout=2)
                 if r.status_code == 200:
                     return server
             except httpx.HTTPError:
@@ -385,6 +387,8 @@ def browser() -> Iterator[Any]:
         try:
             yield b
         finally:
+            for key in [k for k in _WARM if k[0] == id(b)]:
+                _WARM.pop(key).context.close()
             b.close()
     finally:
         pw.stop()
@@ -424,8 +428,41 @@ def notebook_json(cells: Sequence[str]) -> str:
     return json.dumps(nb, indent=1)
 
 
+# Disposes every document in a JupyterLab page (no "save?" dialog: the kernel goes by REST)
+# and says whether the page can open the next test's notebook: still Lab, no dialog open.
+JS_RELEASE = """() => {
+  const app = window.jupyterapp;
+  if (!app || !app.shell || document.querySelector('.jp-Dialog')) return false;
+  for (const w of Array.from(app.shell.widgets('main'))) w.dispose();
+  return true;
+}"""
+
+
+class WarmPage:
+    """A loaded JupyterLab page parked between tests, which opens the next notebook in place.
+
+    Loading Lab costs about 4.5 s of CPU here; opening a notebook in a loaded page costs
+    only the kernel's start. One per (browser, server, viewport); the console sink is shared.
+    """
+
+    def __init__(self, context: Any, page: Any) -> None:
+        self.context = context
+        self.page = page
+        self.console: list[str] = []
+        page.on("console", lambda m: self.console.append(f"{m.type}: {m.text}"))
+        page.on("pageerror", lambda e: self.console.append(f"pageerror: {e}"))
+
+
+_WARM: dict[tuple[int, str, tuple[int, int]], WarmPage] = {}
+COLD = os.environ.get("MAGICGIF_E2E_COLD") == "1"  # a fresh browser context for every test
+
+
 class NotebookPage:
-    """Drive one notebook at a time in a fresh browser context.
+    """Drive one notebook at a time in a browser page.
+
+    A JupyterLab page whose test passed is kept warm (:class:`WarmPage`) and opens the next
+    notebook in place; a failed test, a ``before_load`` hook or an explicit :meth:`close`
+    means a fresh browser context next time.
 
     ``open`` writes and opens a notebook, waiting for a connected idle kernel;
     ``run_all`` runs it and waits for the kernel to finish; ``output_locator(i)``
@@ -451,6 +488,7 @@ class NotebookPage:
         self.path: str | None = None
         self.console: list[str] = []
         self.panel_id: str | None = None
+        self.warm: WarmPage | None = None  # this page's record, parked again on release
 
     # -- lifecycle --
 
@@ -469,7 +507,7 @@ class NotebookPage:
         ``prestart_kernel`` creates the notebook's kernel session over REST before the page
         loads; the page then connects to it instead of starting its own. ``before_load(page)``
         runs before the page is loaded (to install routes, say)."""
-        self.close()
+        self.close(keep=True)
         server = self.server = self.servers.get(app or self.default_app)
         stem = name or f"e2e-{uuid.uuid4().hex[:10]}"
         self.path = f"{stem}.ipynb"
@@ -478,32 +516,57 @@ class NotebookPage:
             # The kernel boots while the app loads (~1 s saved); the page adopts the session.
             server.start_session(self.path)
 
-        w, h = self.viewport
-        self.context = self.browser.new_context(viewport={"width": w, "height": h})
-        self.context.set_default_timeout(self.timeout * 1000)
-        page = self.page = self.context.new_page()
-        self.console = []
-        page.on("console", lambda m: self.console.append(f"{m.type}: {m.text}"))
-        page.on("pageerror", lambda e: self.console.append(f"pageerror: {e}"))
-        if before_load is not None:
-            before_load(page)
-        page.goto(server.notebook_url(self.path, workspace=stem), wait_until="domcontentloaded")
+        key = (id(self.browser), server.url, self.viewport)
+        warm = _WARM.pop(key, None) if server.app == "lab" and before_load is None else None
+        if warm is not None and not warm.page.is_closed():
+            self.warm, self.context, self.page = warm, warm.context, warm.page
+            self.console = warm.console
+            self.console.clear()
+            self.command("docmanager:open", {"path": self.path})
+        else:
+            w, h = self.viewport
+            self.context = self.browser.new_context(viewport={"width": w, "height": h})
+            self.context.set_default_timeout(self.timeout * 1000)
+            page = self.page = self.context.new_page()
+            record = WarmPage(self.context, page)
+            self.console = record.console
+            self.warm = record if server.app == "lab" and before_load is None else None
+            if before_load is not None:
+                before_load(page)
+            page.goto(server.notebook_url(self.path, workspace=stem), wait_until="domcontentloaded")
         self.wait_kernel_ready()
-        self.panel_id = page.evaluate("() => window.jupyterapp.shell.currentWidget.id")
+        self.panel_id = self.page.evaluate("() => window.jupyterapp.shell.currentWidget.id")
         self.set_theme(theme)
-        return page
+        return self.page
 
-    def close(self) -> None:
-        """Close the browser context and shut down this notebook's kernel (in the
-        background; the server's ``stop`` waits for it)."""
+    def close(self, keep: bool = False) -> None:
+        """Shut down this notebook's kernel (in the background; the server's ``stop`` waits
+        for it) and close the browser context, or with ``keep`` park a Lab page warm."""
         if self.context is not None:
             try:
-                self.context.close()
+                if not (keep and self._park()):
+                    self.context.close()
             finally:
-                self.context = self.page = None
+                self.context = self.page = self.warm = None
         if self.server is not None and self.path is not None:
             self.server.shutdown_sessions(self.path, wait=False)
         self.path = None
+
+    def _park(self) -> bool:
+        """Release this Lab page's documents and park it for the next :meth:`open`."""
+        if COLD or self.warm is None or self.server is None or self.page.is_closed():
+            return False
+        try:
+            if not self.page.evaluate(JS_RELEASE):
+                return False
+        except playwright_sync.Error:
+            return False
+        key = (id(self.browser), self.server.url, self.viewport)
+        old = _WARM.pop(key, None)
+        if old is not None:
+            old.context.close()
+        _WARM[key] = self.warm
+        return True
 
     # -- waits --
 
@@ -707,7 +770,7 @@ def notebook_page(
                 request.node.add_report_section("teardown", "e2e", f"screenshot: {shot}")
             except playwright_sync.Error:
                 pass
-        nb.close()
+        nb.close(keep=rep is not None and rep.passed)
 
 
 # --- a host without binary buffers ------------------------------------------------------

@@ -33,6 +33,7 @@ from playwright.sync_api import expect
 
 from magicgif_widget.emulator.server import free_port
 
+from ..loopback import HTTP
 from .conftest import (
     PROJECT_ROOT,
     BufferStripper,
@@ -113,7 +114,7 @@ class ClassicServer:
         while time.monotonic() < deadline and self.proc.poll() is None:
             try:
                 url = f"{self.url}/api/status?token={self.token}"
-                if httpx.get(url, timeout=2).status_code == 200:
+                if HTTP.get(url, timeout=2).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
@@ -215,9 +216,9 @@ class ClassicPage:
 
     def close(self) -> None:
         self.context.close()
-        for s in httpx.get(f"{self.server.url}/api/sessions?token={self.server.token}").json():
+        for s in HTTP.get(f"{self.server.url}/api/sessions?token={self.server.token}").json():
             if s["path"] == self.name:
-                httpx.delete(f"{self.server.url}/api/sessions/{s['id']}?token={self.server.token}")
+                HTTP.delete(f"{self.server.url}/api/sessions/{s['id']}?token={self.server.token}")
 
 
 def result_saved(nb: dict[str, Any]) -> bool:

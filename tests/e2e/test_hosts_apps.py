@@ -18,6 +18,7 @@ from playwright.sync_api import expect
 
 from magicgif_widget.emulator.server import free_port
 
+from ..loopback import HTTP
 from .conftest import server_env
 from .test_hosts import RENDER, exercise, setup, shots
 
@@ -74,7 +75,7 @@ class Served:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and self.proc.poll() is None:
             try:
-                if httpx.get(self.url + ready_path, timeout=2).status_code == 200:
+                if HTTP.get(self.url + ready_path, timeout=2).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass

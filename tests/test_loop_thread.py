@@ -407,6 +407,10 @@ def test_sigterm_in_the_cli_leaves_no_partial_file(server: Server, tmp_path):
     while not leftovers(tmp_path):  # the stalled download's partial file is there
         assert proc.poll() is None
         time.sleep(0.02)
+    # The partial file can appear just before the request reaches the stall: wait for it.
+    deadline = time.monotonic() + 10
+    while server.stats()["faults_applied"] < 1 and time.monotonic() < deadline:
+        time.sleep(0.02)
     assert_fired(server, 1)  # the download met the stall
     proc.send_signal(signal.SIGTERM)
     rest = proc.communicate(timeout=30)[1]

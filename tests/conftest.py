@@ -112,31 +112,10 @@ SLOW_FILES = {
 }
 
 
-# Modules that start first, whatever their test count: the longest (its Colab-stack test
-# alone takes 70-100 s). xdist gives each worker whole modules in this order
-# (``--no-loadscope-reorder``); the rest follow with the most tests first, as xdist would
-# order them, so browser modules run beside plain ones rather than all at once (four
-# browsers at once on two cores made every one of them slower). Measured in CONTRIBUTING.
-LONGEST_FIRST = ("test_first_minute.py",)
-
-
-def _longest_first(items: list[pytest.Item]) -> None:
-    """Sort ``items`` by module: the ``LONGEST_FIRST`` ones in its order, then by test count."""
-    counts: dict[Path, int] = {}
-    for item in items:
-        counts[item.path] = counts.get(item.path, 0) + 1
-    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
-
-    def key(item: pytest.Item) -> tuple[int, int, str]:
-        return rank.get(item.path.name, len(rank)), -counts[item.path], str(item.path)
-
-    items.sort(key=key)  # stable: a module's own order is kept
-
-
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark each test ``browser``, ``kernel`` or ``slow`` by where it lives and what it uses,
-    and put the longest modules first. (A worker may run plain tests after browser ones: the
-    browser fixture, and Playwright's event loop with it, ends with the ``e2e`` package.)"""
+    """Mark each test ``browser``, ``kernel`` or ``slow`` by where it lives and what it uses;
+    browser tests run last: they are the slowest, and Playwright's sync API keeps an event
+    loop running in the main thread while its fixtures live."""
     for item in items:
         if "e2e" in item.path.parts:
             item.add_marker(pytest.mark.browser)
@@ -149,4 +128,4 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.kernel)
         if item.path.name in SLOW_FILES:
             item.add_marker(pytest.mark.slow)
-    _longest_first(items)
+    items.sort(key=lambda item: "e2e" in item.path.parts)

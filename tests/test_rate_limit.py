@@ -8,7 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import httpx
 import pytest
 
 from magicgif_widget import AsyncClient, PollPolicy
@@ -74,8 +73,8 @@ def test_the_emulator_command_takes_the_limit_as_the_readme_says():
 
 def test_a_bare_rate_limit_flag_is_the_stated_default():
     """``magicgif emulator --rate-limit``, as the benchmark's class row runs it."""
-    with emulator_process("--rate-limit") as url, httpx.Client() as http:
-        answers = [http.get(f"{url}/v1/account").status_code for _ in range(DEFAULT_BURST + 20)]
+    with emulator_process("--rate-limit") as url:
+        answers = [HTTP.get(f"{url}/v1/account").status_code for _ in range(DEFAULT_BURST + 20)]
     assert answers[:DEFAULT_BURST] == [200] * DEFAULT_BURST  # the whole burst is served
     assert 429 in answers  # then the sustained rate (20/s) cannot keep up with a tight loop
 

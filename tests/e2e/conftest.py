@@ -516,8 +516,8 @@ class NotebookPage:
             # The kernel boots while the app loads (~1 s saved); the page adopts the session.
             server.start_session(self.path)
 
-        key = (id(self.browser), server.url, self.viewport)
-        warm = _WARM.pop(key, None) if server.app == "lab" and before_load is None else None
+        reusable = server.app == "lab" and before_load is None
+        warm = _WARM.pop(self._warm_key(), None) if reusable else None
         if warm is not None and not warm.page.is_closed():
             self.warm, self.context, self.page = warm, warm.context, warm.page
             self.console = warm.console
@@ -530,7 +530,7 @@ class NotebookPage:
             page = self.page = self.context.new_page()
             record = WarmPage(self.context, page)
             self.console = record.console
-            self.warm = record if server.app == "lab" and before_load is None else None
+            self.warm = record if reusable else None
             if before_load is not None:
                 before_load(page)
             page.goto(server.notebook_url(self.path, workspace=stem), wait_until="domcontentloaded")
@@ -561,12 +561,15 @@ class NotebookPage:
                 return False
         except playwright_sync.Error:
             return False
-        key = (id(self.browser), self.server.url, self.viewport)
-        old = _WARM.pop(key, None)
+        old = _WARM.pop(self._warm_key(), None)
         if old is not None:
             old.context.close()
-        _WARM[key] = self.warm
+        _WARM[self._warm_key()] = self.warm
         return True
+
+    def _warm_key(self) -> tuple[int, str, tuple[int, int]]:
+        assert self.server is not None
+        return id(self.browser), self.server.url, self.viewport
 
     # -- waits --
 

@@ -522,7 +522,12 @@ class NotebookPage:
             self.warm, self.context, self.page = warm, warm.context, warm.page
             self.console = warm.console
             self.console.clear()
-            self.command("docmanager:open", {"path": self.path})
+            # Not awaited: under load its promise was once dropped unsettled ("Resulting
+            # promise was garbage collected"); wait_kernel_ready waits for the notebook.
+            self.page.evaluate(
+                "(path) => { window.jupyterapp.commands.execute('docmanager:open', {path}); }",
+                self.path,
+            )
         else:
             w, h = self.viewport
             self.context = self.browser.new_context(viewport={"width": w, "height": h})

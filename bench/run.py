@@ -4,7 +4,7 @@
 
 Starts `magicgif emulator` on loopback for each scenario, runs our client and the vendor's
 against it side by side, and prints medians and ratios. Needs the test extra (magic-hour,
-uvicorn). About 18 minutes: the realistic sequence is 20 jobs of ~26 s each, one after the
+uvicorn). About 15 minutes: the realistic sequence is 20 jobs of ~26 s each, one after the
 other, while every other timing scenario runs beside it; then a class of 30 on one key.
 ``--table JSON`` reprints saved results (``--save``, the temp dir by default).
 """

@@ -10,6 +10,11 @@ from typing import Any
 
 import pytest
 
+# Let every process of the run keep the bytecode it compiles (Python's default). A machine
+# that sets PYTHONDONTWRITEBYTECODE makes each kernel, server and CLI child compile all it
+# imports from source again: about a second per kernel, four per JupyterLab server. The
+# xdist workers start after this file is read, so they keep theirs too.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 os.environ["MAGICGIF_SANDBOX_RENDER_SECONDS"] = "0.3"
 # Learned job timings go to a throw-away cache, never the user's (kernels inherit this).
 os.environ["MAGICGIF_CACHE_DIR"] = tempfile.mkdtemp(prefix="magicgif-test-cache-")

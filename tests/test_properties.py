@@ -4,11 +4,14 @@ or a real job; invalid input never sends a request. Runs against the loopback em
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from PIL import Image
 
 from magicgif_widget import GifWidget, ImageProject, ValidationError
 from magicgif_widget.widget import earlier
@@ -53,6 +56,18 @@ SETTINGS = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
+
+
+@pytest.fixture(autouse=True)
+def _one_output(server: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Every job serves one small GIF: these properties are about inputs, and drawing a new
+    picture per generated prompt (or encoding video for "mp4") would cost most of the run."""
+    gif = tmp_path_factory.mktemp("output") / "output.gif"
+    frames = [Image.new("P", (32, 32), i) for i in range(4)]
+    frames[0].save(gif, save_all=True, append_images=frames[1:], duration=100, loop=0)
+    server.emulator.output_file = gif
+    yield
+    server.emulator.output_file = None
 
 
 def blank(text: str) -> bool:

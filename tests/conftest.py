@@ -123,8 +123,7 @@ SLOW_FILES = {
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark each test ``browser``, ``kernel`` or ``slow`` by where it lives and what it uses,
-    and order the modules for xdist (``--no-loadscope-reorder``): ``STARTED_FIRST``, then the
-    rest by how many tests they hold, most first (xdist's own order)."""
+    and order the modules for xdist (``--no-loadscope-reorder``, ``_module_order``)."""
     for item in items:
         if "e2e" in item.path.parts:
             item.add_marker(pytest.mark.browser)
@@ -137,5 +136,30 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.kernel)
         if item.path.name in SLOW_FILES:
             item.add_marker(pytest.mark.slow)
+    items[:] = [item for path in _module_order(items) for item in _by_path(items)[path]]
+
+
+def _by_path(items: list[pytest.Item]) -> dict[Path, list[pytest.Item]]:
+    grouped: dict[Path, list[pytest.Item]] = {}
+    for item in items:
+        grouped.setdefault(item.path, []).append(item)
+    return grouped
+
+
+def _module_order(items: list[pytest.Item]) -> list[Path]:
+    """``STARTED_FIRST``; then the other modules most tests first (xdist's own order), with
+    the browser modules spread through the first 70 % of them, so that about two workers
+    drive Chromium at any time (four at once ran out of CPU and ended the run late)."""
     counts = Counter(item.path for item in items)
-    items.sort(key=lambda item: (item.path.name not in STARTED_FIRST, -counts[item.path]))
+    ordered = sorted(counts, key=lambda path: -counts[path])
+    first = [path for path in ordered if path.name in STARTED_FIRST]
+    browser = [path for path in ordered if "e2e" in path.parts and path not in first]
+    rest = [path for path in ordered if "e2e" not in path.parts]
+    spacing = 0.7 * len(rest) / (len(browser) + 1)
+    out, placed = list(first), 0
+    for i, path in enumerate(rest):
+        while placed < len(browser) and i >= round((placed + 1) * spacing):
+            out.append(browser[placed])
+            placed += 1
+        out.append(path)
+    return out + browser[placed:]

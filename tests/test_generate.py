@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 from PIL import Image
 
@@ -74,19 +72,6 @@ def test_polling_is_lean(client_kwargs, server: Server, tmp_path: Path):
     assert done.elapsed - final.elapsed < 0.2  # only the download after the final status
 
 
-class _PollStarts(httpx.AsyncHTTPTransport):
-    """Real HTTP to the emulator, noting when each GET of a project starts."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.starts: list[float] = []
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if request.method == "GET" and "/image-projects/" in request.url.path:
-            self.starts.append(time.monotonic())
-        return await super().handle_async_request(request)
-
-
 def test_each_wait_is_measured_from_the_previous_request_start(
     client_kwargs, server: Server, tmp_path: Path
 ):
@@ -94,12 +79,11 @@ def test_each_wait_is_measured_from_the_previous_request_start(
 
     server.reset(render_seconds=1.5)
     server.fault(route="poll", kind="delay", seconds=0.2, times=None)
-    timed = _PollStarts()
-    policy = PollPolicy(interval=0.25)
-    with Client(**{**client_kwargs, "poll": policy, "transport": timed}) as client:
+    with Client(**{**client_kwargs, "poll": PollPolicy(interval=0.25)}) as client:
         client.v1.ai_gif_generator.generate(style=PROMPT, download_directory=tmp_path)
     assert server.stats()["faults_applied"] >= 3  # every GET took the 0.2 s delay
-    gaps = [b - a for a, b in itertools.pairwise(timed.starts)]
+    # The emulator notes each GET as it arrives, before the delay: when it was sent.
+    gaps = [b - a for a, b in itertools.pairwise(server.emulator.store.arrivals["poll"])]
     assert len(gaps) >= 3
     # Start to start 0.25 s although each GET takes 0.2 s; measured from each GET's end the
     # gaps would be 0.45 s. A loaded machine may start a GET late, never early.

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -136,22 +135,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.kernel)
         if item.path.name in SLOW_FILES:
             item.add_marker(pytest.mark.slow)
-    items[:] = [item for path in _module_order(items) for item in _by_path(items)[path]]
-
-
-def _by_path(items: list[pytest.Item]) -> dict[Path, list[pytest.Item]]:
-    grouped: dict[Path, list[pytest.Item]] = {}
+    modules: dict[Path, list[pytest.Item]] = {}
     for item in items:
-        grouped.setdefault(item.path, []).append(item)
-    return grouped
+        modules.setdefault(item.path, []).append(item)
+    items[:] = [item for path in _module_order(modules) for item in modules[path]]
 
 
-def _module_order(items: list[pytest.Item]) -> list[Path]:
+def _module_order(modules: dict[Path, list[pytest.Item]]) -> list[Path]:
     """``STARTED_FIRST``; then the other modules most tests first (xdist's own order), with
     the browser modules spread through the first 70 % of them, so that about two workers
     drive Chromium at any time (four at once ran out of CPU and ended the run late)."""
-    counts = Counter(item.path for item in items)
-    ordered = sorted(counts, key=lambda path: -counts[path])
+    ordered = sorted(modules, key=lambda path: -len(modules[path]))
     first = [path for path in ordered if path.name in STARTED_FIRST]
     browser = [path for path in ordered if "e2e" in path.parts and path not in first]
     rest = [path for path in ordered if "e2e" not in path.parts]

@@ -221,9 +221,11 @@ def test_a_429_slows_the_whole_batch_and_costs_no_extra_create(server, client, t
     assert stats["creates"] == 6 and stats["requests"]["create"] == 7
     arrivals = sorted(server.emulator.store.arrivals["create"])
     refused = arrivals[0]  # the fault answers the first create to arrive
-    # The other task's job finishes in ~0.4 s and its next create would go out then; the
-    # shared limiter holds it (and every request) until the Retry-After has passed.
-    held = [t - refused for t in arrivals[1:] if 0.05 < t - refused < 0.95]
+    # arrivals[1] is the other task's first create, sent with it at the start (a loaded
+    # machine may deliver it late). That task's job finishes in ~0.4 s and its next create
+    # would go out then; the shared limiter holds it (and every request) until the
+    # Retry-After has passed.
+    held = [t - refused for t in arrivals[2:] if t - refused < 0.95]
     assert held == []
     assert sum(1 for t in arrivals if t - refused >= 0.95) >= 2
     assert len(media(tmp_path)) == 6
